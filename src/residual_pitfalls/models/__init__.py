@@ -1,0 +1,230 @@
+"""Reconstruction models: registry, checkpoints and batched inference.
+
+Every model maps ``(B, 1, H, W)`` float32 to a reconstruction of the same shape and has
+``loss(x) -> (scalar loss, reconstruction)``. Adding a model is one class plus one line in
+:data:`MODELS`.
+
+Checkpoints are plain dicts that load with ``torch.load(path, weights_only=True)``::
+
+    {"arch": str, "hparams": dict, "state_dict": dict[str, Tensor], "step": int, ...}
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from residual_pitfalls.models.autoencoder import AutoEncoder, SpatialAutoEncoder
+from residual_pitfalls.models.vqvae import VQVAE2
+
+__all__ = [
+    "MODELS",
+    "CheckpointError",
+    "AutoEncoder",
+    "SpatialAutoEncoder",
+    "VQVAE2",
+    "build_model",
+    "default_device",
+    "load_model",
+    "load_state_dict_checked",
+    "read_checkpoint",
+    "reconstruct",
+    "save_checkpoint",
+]
+
+MODELS: dict[str, type[nn.Module]] = {
+    "autoencoder": AutoEncoder,
+    "spatial_autoencoder": SpatialAutoEncoder,
+    "vqvae2": VQVAE2,
+}
+
+REQUIRED_KEYS = ("arch", "hparams", "state_dict")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is unreadable, incomplete or does not fit its architecture."""
+
+
+def default_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def build_model(arch: str, **hparams: Any) -> nn.Module:
+    """Instantiate ``MODELS[arch](**hparams)``.
+
+    Raises ValueError for an unknown ``arch`` (listing the valid ones) or an hparam the
+    constructor does not take (naming it and listing the valid ones); the constructors raise
+    ValueError for bad values.
+    """
+    if arch not in MODELS:
+        raise ValueError(f"unknown model arch {arch!r}; valid: {sorted(MODELS)}")
+    cls = MODELS[arch]
+    params = inspect.signature(cls.__init__).parameters
+    valid = [p for p in params if p != "self"]
+    unknown = [k for k in hparams if k not in valid]
+    if unknown:
+        raise ValueError(f"unknown hparam(s) {unknown} for arch {arch!r}; valid: {valid}")
+    return cls(**hparams)
+
+
+def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> None:
+    """Write ``payload`` with ``torch.save`` atomically: temp file in the same directory,
+    fsync, ``os.replace``. A crash leaves either the old file or the new one, never a half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(dict(payload), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    # Persist the rename itself (best effort: not every filesystem allows fsync on a directory).
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def read_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint dict with ``weights_only=True``, tensors mapped to ``device``.
+
+    Raises FileNotFoundError (missing file), CheckpointError (corrupt, truncated, not a dict,
+    or without the keys ``arch``, ``hparams``, ``state_dict``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, pickle errors, EOFError, ...
+        raise CheckpointError(
+            f"cannot read checkpoint {path} (corrupt, truncated or not a torch file): {exc}"
+        ) from exc
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(ckpt).__name__}, expected a dict")
+    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(
+            f"checkpoint {path} lacks key(s) {missing}; has {sorted(ckpt)}, "
+            f"expected at least {list(REQUIRED_KEYS)}"
+        )
+    if not isinstance(ckpt["hparams"], dict):
+        raise CheckpointError(f"checkpoint {path}: 'hparams' must be a dict")
+    if not isinstance(ckpt["state_dict"], dict):
+        raise CheckpointError(f"checkpoint {path}: 'state_dict' must be a dict")
+    return ckpt
+
+
+def _head(items: list[str], n: int = 8) -> str:
+    return ", ".join(items[:n]) + (f", ... ({len(items)} in all)" if len(items) > n else "")
+
+
+def load_state_dict_checked(
+    model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str
+) -> None:
+    """``model.load_state_dict(state_dict)`` with an error that lists the missing and unexpected
+    keys and the shape mismatches (``source`` names the file in the message)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [
+        f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        if shapes:
+            parts.append(f"shape mismatch: {_head(shapes)}")
+        if missing:
+            parts.append(f"missing keys: {_head(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_head(unexpected)}")
+        raise CheckpointError(
+            f"weights in {source} do not fit the model ({type(model).__name__}): "
+            + "; ".join(parts)
+        )
+    model.load_state_dict(state_dict)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the model stored in checkpoint ``path``; returned on ``device``, in eval mode.
+
+    Raises FileNotFoundError, CheckpointError (unreadable file, missing keys, weights that do
+    not fit the architecture its hparams describe) or ValueError (unknown arch or hparam).
+    """
+    ckpt = read_checkpoint(path, device="cpu")
+    try:
+        model = build_model(ckpt["arch"], **ckpt["hparams"])
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: {exc}") from exc
+    load_state_dict_checked(model, ckpt["state_dict"], str(path))
+    return model.to(device).eval()
+
+
+def reconstruct(
+    model: nn.Module,
+    images: np.ndarray,
+    *,
+    batch_size: int = 32,
+    device: str | None = None,
+) -> np.ndarray:
+    """Reconstruct ``images`` ``(N, H, W)`` float32 in [0, 1]; returns ``(N, H, W)`` float32.
+
+    Puts ``model`` in eval mode (deviation from the original, which never called ``eval()``:
+    batch norm uses its running statistics and the VQ-VAE codebooks stay fixed) and moves it to
+    ``device`` (auto: CUDA if available). A model returning a tuple contributes its first
+    element. Raises ValueError for a bad input, an output of another shape, or a non-finite
+    output.
+    """
+    if not isinstance(images, np.ndarray) or images.ndim != 3:
+        raise ValueError(
+            f"images must be a (N, H, W) numpy array, got "
+            f"{getattr(images, 'shape', type(images).__name__)}"
+        )
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    dev = default_device(device)
+    model = model.to(dev).eval()
+    x_all = np.ascontiguousarray(images, dtype=np.float32)
+    out = np.empty_like(x_all)
+    with torch.no_grad():
+        for start in range(0, len(x_all), batch_size):
+            x = torch.from_numpy(x_all[start : start + batch_size]).to(dev)[:, None]
+            rec = model(x)
+            if isinstance(rec, tuple | list):
+                rec = rec[0]
+            if tuple(rec.shape) != tuple(x.shape):
+                raise ValueError(
+                    f"{type(model).__name__} returned shape {tuple(rec.shape)} for input "
+                    f"{tuple(x.shape)}; expected the input shape"
+                )
+            rec_np = rec[:, 0].float().cpu().numpy()
+            if not np.isfinite(rec_np).all():
+                raise ValueError(
+                    f"{type(model).__name__} produced non-finite values for images "
+                    f"{start}..{start + len(x) - 1}"
+                )
+            out[start : start + len(x)] = rec_np
+    return out

@@ -1,0 +1,346 @@
+"""Training loop: determinism, resume (exception and kill -9), NaN safety, model selection."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import average_precision_score
+
+from residual_pitfalls.models import load_model, read_checkpoint, reconstruct
+from residual_pitfalls.train import (
+    TrainingDivergedError,
+    plot_loss_curve,
+    train_model,
+    validation_anomalies,
+)
+
+SIZE = 32
+AE = ("autoencoder", {"inp_size": SIZE, "intermediate_resolution": 4, "latent_dim": 8, "width": 4})
+VQ = ("vqvae2", {"channel": 16, "n_res_channel": 8, "embed_dim": 8, "n_embed": 16})
+
+
+def brain_slices(n: int, size: int = SIZE, seed: int = 0) -> np.ndarray:
+    """(n, size, size) float32 brain-like slices: an ellipse (~0.45) with a darker rim and two
+    bright 'ventricles', mild noise; background exactly 0, foreground in (0, 1]."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size] / size - 0.5
+    out = np.zeros((n, size, size), np.float32)
+    for i in range(n):
+        a, b = rng.uniform(0.32, 0.45, 2)
+        dy, dx = rng.uniform(-0.04, 0.04, 2)
+        r = ((yy - dy) / a) ** 2 + ((xx - dx) / b) ** 2
+        img = np.where(r < 1, 0.45, 0.0) - np.where((r > 0.7) & (r < 1), 0.12, 0.0)
+        for side in (-1, 1):
+            v = ((yy - dy) / 0.15) ** 2 + ((xx - dx - side * 0.07) / 0.05) ** 2
+            img = np.where((v < 1) & (r < 1), 0.85, img)
+        img = img + (r < 1) * rng.normal(0, 0.02, img.shape)
+        out[i] = np.where(r < 1, np.clip(img, 0.01, 1.0), 0.0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    return brain_slices(24, seed=1), brain_slices(6, seed=2)
+
+
+def run(workdir: Path, data, model=AE, **kwargs) -> Path:
+    arch, hparams = model
+    opts = {
+        "steps": 20,
+        "batch_size": 8,
+        "seed": 0,
+        "checkpoint_every": 5,
+        "val_every": 10,
+        "threads": 1,
+        "progress": False,
+    }
+    opts.update(kwargs)
+    return train_model(arch, hparams, data[0], data[1], workdir=workdir, **opts)
+
+
+def state(path: Path) -> dict[str, torch.Tensor]:
+    return read_checkpoint(path)["state_dict"]
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def log_rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+# ------------------------------------------------------------------------------------------
+# determinism
+
+
+def test_same_seed_gives_bit_identical_weights_and_leaves_global_rng_alone(tmp_path, data):
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()  # noqa: NPY002
+    a = state(run(tmp_path / "a", data, steps=8))
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert all(np.array_equal(x, y) for x, y in zip(np.random.get_state(), np_state, strict=True))  # noqa: NPY002
+    assert_same_state(a, state(run(tmp_path / "b", data, steps=8)))
+    c = state(run(tmp_path / "c", data, steps=8, seed=1))
+    assert not torch.equal(a["to_latent.weight"], c["to_latent.weight"])
+
+
+def test_training_lowers_the_loss_and_logs_every_step(tmp_path, data):
+    run(tmp_path, data, steps=40, val_every=10)
+    rows = log_rows(tmp_path / "loss.csv")
+    assert [int(r["step"]) for r in rows] == list(range(1, 41))
+    assert [int(r["step"]) for r in rows if r["val_loss"]] == [10, 20, 30, 40]
+    assert not any(r["val_ap"] for r in rows)  # only computed for best_val_ap (or val_ap=True)
+    train = np.array([float(r["train_loss"]) for r in rows])
+    assert train[-5:].mean() < 0.7 * train[:5].mean()
+
+
+# ------------------------------------------------------------------------------------------
+# resume
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_at(step_to_crash: int):
+    def callback(step: int, loss: float) -> None:
+        if step == step_to_crash:
+            raise Crash(step)
+
+    return callback
+
+
+@pytest.mark.parametrize("model", [AE, VQ], ids=["ae", "vqvae2"])
+def test_resume_after_crash_matches_uninterrupted_run(tmp_path, data, model):
+    kwargs = {"steps": 20, "selection": "best_val_loss", "model": model}
+    ref = run(tmp_path / "ref", data, **kwargs)
+    work = tmp_path / "crash"
+    with pytest.raises(Crash):
+        run(work, data, callback=crash_at(13), **kwargs)
+    assert read_checkpoint(work / "last.pt")["step"] == 10
+    assert not (work / "model.pt").exists()
+    out = run(work, data, **kwargs)
+    assert_same_state(state(out), state(ref))
+    assert_same_state(state(work / "last.pt"), state(ref.parent / "last.pt"))
+    assert (work / "loss.csv").read_text() == (ref.parent / "loss.csv").read_text()
+    assert read_checkpoint(out)["step"] == read_checkpoint(ref)["step"]
+
+
+def test_extending_a_finished_run_equals_a_longer_run(tmp_path, data):
+    run(tmp_path / "ext", data, steps=10)
+    done = run(tmp_path / "ext", data, steps=10)  # nothing left to do: same result
+    assert read_checkpoint(done)["step"] == 10
+    extended = run(tmp_path / "ext", data, steps=25)
+    assert_same_state(state(extended), state(run(tmp_path / "direct", data, steps=25)))
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, data):
+    run(tmp_path, data, steps=5)
+    with pytest.raises(ValueError, match=r"batch_size: 8 -> 4"):
+        run(tmp_path, data, steps=10, batch_size=4)
+    with pytest.raises(ValueError, match="belongs to arch='autoencoder'"):
+        run(tmp_path, data, steps=10, model=("autoencoder", {**AE[1], "latent_dim": 4}))
+    with pytest.raises(ValueError, match="beyond the requested steps=3"):
+        run(tmp_path, data, steps=3)
+
+
+KILL_SCRIPT = """
+import sys, time
+from pathlib import Path
+import numpy as np
+from residual_pitfalls.train import train_model
+
+work = Path(sys.argv[1])
+train, val = np.load(work.parent / "train.npy"), np.load(work.parent / "val.npy")
+train_model("autoencoder", {hparams!r}, train, val, steps=40, batch_size=8, seed=0,
+            workdir=work, checkpoint_every=5, val_every=10, threads=1, progress=False,
+            callback=lambda step, loss: time.sleep(0.05))
+"""
+
+
+def test_resume_after_kill_9_matches_uninterrupted_run(tmp_path, data):
+    np.save(tmp_path / "train.npy", data[0])
+    np.save(tmp_path / "val.npy", data[1])
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent(KILL_SCRIPT.format(hparams=AE[1])))
+    work = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), str(work)])
+    try:
+        deadline = time.monotonic() + 60
+        while not (work / "last.pt").exists():
+            assert proc.poll() is None, "training subprocess ended before its first checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint within 60 s"
+            time.sleep(0.02)
+        time.sleep(0.4)  # mid-way between later checkpoints, or in the middle of writing one
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    killed_at = read_checkpoint(work / "last.pt")["step"]  # loads: never half-written
+    assert 5 <= killed_at < 40
+    out = run(work, data, steps=40)
+    assert not list(work.glob(".*.tmp"))
+    assert_same_state(state(out), state(run(tmp_path / "ref", data, steps=40)))
+    assert [int(r["step"]) for r in log_rows(work / "loss.csv")] == list(range(1, 41))
+
+
+# ------------------------------------------------------------------------------------------
+# divergence
+
+
+@pytest.fixture()
+def live_model(monkeypatch) -> dict:
+    """Exposes the model being trained as ``holder["model"]`` so a callback can corrupt it."""
+    import residual_pitfalls.train as train_mod
+
+    holder: dict = {}
+    real = train_mod._seeded_model
+
+    def spy(*args, **kwargs):
+        holder["model"] = real(*args, **kwargs)
+        return holder["model"]
+
+    monkeypatch.setattr(train_mod, "_seeded_model", spy)
+    return holder
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_last_good_checkpoint(tmp_path, data, live_model):
+    def poison(step: int, loss: float) -> None:
+        if step == 7:
+            with torch.no_grad():
+                next(live_model["model"].parameters()).fill_(float("nan"))
+
+    with pytest.raises(TrainingDivergedError, match="at step 8"):
+        run(tmp_path, data, steps=20, callback=poison)
+    last = read_checkpoint(tmp_path / "last.pt")
+    assert last["step"] == 5
+    assert all(torch.isfinite(t).all() for t in last["state_dict"].values())
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_non_finite_weights_are_never_checkpointed(tmp_path, data, live_model):
+    def poison(step: int, loss: float) -> None:
+        if step == 8:  # BN running stats: the training loss stays finite, the weights do not
+            live_model["model"].encoder[1].running_mean.fill_(float("nan"))
+
+    with pytest.raises(TrainingDivergedError, match="non-finite weights after step 10"):
+        run(tmp_path, data, steps=20, val_every=0, callback=poison)
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 5
+
+
+# ------------------------------------------------------------------------------------------
+# selection and validation
+
+
+def test_validation_anomalies_are_seeded_disks_inside_the_brain():
+    val = brain_slices(5, size=64, seed=3)
+    kept, anomalous, labels = validation_anomalies(val, seed=4)
+    assert kept.tolist() == [0, 1, 2, 3, 4]
+    assert anomalous.dtype == np.float32 and labels.dtype == bool
+    assert not (labels & (val == 0)).any()
+    assert (anomalous[~labels] == val[~labels]).all()
+    intensities = [np.unique(a[m]) for a, m in zip(anomalous, labels, strict=True)]
+    assert all(len(v) == 1 and 0 <= v[0] <= 1 for v in intensities)
+    assert len({float(v[0]) for v in intensities}) == 5  # random intensity per image
+    # radius 20 px at 256 -> 5 px at 64: a disk of at most ~78 px
+    assert 0 < labels.sum(axis=(1, 2)).max() <= np.pi * 5**2
+    again = validation_anomalies(val, seed=4)
+    np.testing.assert_array_equal(again[1], anomalous)
+    assert not np.array_equal(validation_anomalies(val, seed=5)[2], labels)
+
+
+def test_selection_picks_the_best_validation_checkpoint(tmp_path, data):
+    out = run(tmp_path, data, steps=30, val_every=5, selection="best_val_ap")
+    final = torch.load(out, weights_only=True)
+    assert set(final) == {"arch", "hparams", "state_dict", "step", "selection"}
+    assert final["selection"] == "best_val_ap"
+    rows = [r for r in log_rows(tmp_path / "loss.csv") if r["val_loss"]]
+    steps = [int(r["step"]) for r in rows]
+    aps = [float(r["val_ap"]) for r in rows]
+    losses = [float(r["val_loss"]) for r in rows]
+    assert final["step"] == steps[int(np.argmax(aps))]
+    assert read_checkpoint(tmp_path / "best_val_loss.pt")["step"] == steps[int(np.argmin(losses))]
+    assert_same_state(final["state_dict"], state(tmp_path / "best_val_ap.pt"))
+
+    # The logged metrics, recomputed independently from the selected weights (sklearn oracle).
+    model = load_model(out)
+    _, anomalous, labels = validation_anomalies(data[1], seed=0)
+    residual = np.abs(reconstruct(model, anomalous, device="cpu") - anomalous)
+    oracle = np.mean(
+        [
+            average_precision_score(lab.ravel(), res.ravel())
+            for lab, res in zip(labels, residual, strict=True)
+        ]
+    )
+    assert max(aps) == pytest.approx(oracle, abs=1e-6)
+    best_loss = float(rows[steps.index(final["step"])]["val_loss"])
+    rec = reconstruct(model, data[1], device="cpu")
+    assert best_loss == pytest.approx(float(np.abs(rec - data[1]).mean()), rel=1e-5)
+
+
+def test_selection_last_is_the_final_step(tmp_path, data):
+    out = run(tmp_path, data, steps=12)
+    final = torch.load(out, weights_only=True)
+    assert final["step"] == 12 and final["selection"] == "last"
+    assert_same_state(final["state_dict"], state(tmp_path / "last.pt"))
+
+
+def test_vqvae_commitment_weight_enters_the_training_loss(tmp_path, data):
+    run(tmp_path / "a", data, model=VQ, steps=2, val_every=0, commitment_weight=0.0)
+    run(tmp_path / "b", data, model=VQ, steps=2, val_every=0, commitment_weight=5.0)
+    a = float(log_rows(tmp_path / "a" / "loss.csv")[0]["train_loss"])
+    b = float(log_rows(tmp_path / "b" / "loss.csv")[0]["train_loss"])
+    assert b > a
+
+
+# ------------------------------------------------------------------------------------------
+# inputs and outputs
+
+
+def test_plot_loss_curve_writes_a_png(tmp_path, data):
+    run(tmp_path, data, steps=20, val_every=5, val_ap=True)
+    png = tmp_path / "plots" / "loss.png"
+    plot_loss_curve(tmp_path / "loss.csv", png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    with pytest.raises(FileNotFoundError, match="absent.csv"):
+        plot_loss_curve(tmp_path / "absent.csv", png)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"selection": "best"}, "unknown selection 'best'"),
+        ({"selection": "best_val_loss", "val_every": 0}, "needs validation"),
+        ({"steps": 0}, "steps must be an int >= 1"),
+        ({"selection": "best_val_ap", "val_ap": False}, "needs val_ap"),
+    ],
+)
+def test_bad_arguments_are_named(tmp_path, data, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        run(tmp_path, data, **kwargs)
+
+
+def test_bad_images_are_named(tmp_path, data):
+    with pytest.raises(ValueError, match=r"train_images must be finite and in \[0, 1\]"):
+        run(tmp_path, (data[0] * 2, data[1]))
+    with pytest.raises(ValueError, match=r"val_images must be a \(N, H, W\)"):
+        run(tmp_path, (data[0], data[1][0]))
+
+
+def test_bf16_on_cpu_warns_and_trains_in_float32(tmp_path, data):
+    with pytest.warns(UserWarning, match="CUDA-only"):
+        out = run(tmp_path / "bf", data, steps=3, bf16=True, device="cpu")
+    assert_same_state(state(out), state(run(tmp_path / "fp", data, steps=3, device="cpu")))

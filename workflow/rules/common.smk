@@ -1,0 +1,135 @@
+# Shared helpers: config checks, the file lists the DAG is built from, and output names.
+import sys
+from pathlib import Path
+
+SRC = os.path.join(workflow.basedir, "src")
+# Every job (local, conda env, SLURM) imports the package from this checkout, so an environment
+# needs only the third-party pins of envs/*.yaml.
+sys.path.insert(0, SRC)
+_paths = dict(os.environ).get("PYTHONPATH")
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, _paths) if p))
+
+from residual_pitfalls.settings import check_config
+from residual_pitfalls.data import list_volumes, pair_files, split_volumes
+
+# Trainable architectures, by name, without importing torch to build the DAG; those with a dense
+# bottleneck are built for the working image size.
+ARCHS = ("autoencoder", "spatial_autoencoder", "vqvae2")
+SIZED_ARCHS = ("autoencoder", "spatial_autoencoder")
+
+check_config(config, known_archs=ARCHS)
+
+DATASET = config["datasets"][config["dataset"]]
+MODES = ("healthy", "anomalous")
+
+
+wildcard_constraints:
+    split="train|val|test",
+    variant="raw|histeq",
+    mode="healthy|anomalous",
+    model="|".join(config["models"]) or "^$",
+    anomaly="|".join(config["anomaly"]["textures"]) or "^$",
+
+
+def dataset_files(name):
+    """Sorted volume files of a data set: synthesised, downloaded, or found in the user's folder."""
+    entry = config["datasets"][name]
+    if entry["source"] == "synthetic":
+        return [f"results/data/volumes/sub-{i:04d}.nii.gz" for i in range(entry["subjects"])]
+    if needs_download(entry):
+        return [os.path.join(entry["path"], v) for v in entry["download"]["volumes"]]
+    return [str(p) for p in list_volumes(Path(entry["path"]), entry["pattern"])]
+
+
+def needs_download(entry):
+    return "download" in entry and not os.path.exists(entry["path"])
+
+
+def split_files():
+    return split_volumes(
+        [Path(f) for f in dataset_files(config["dataset"])],
+        train_fraction=config["split"]["train_fraction"],
+        val_fraction=config["split"]["val_fraction"],
+    )
+
+
+def split_inputs(wildcards):
+    volumes = [str(f) for f in split_files()[wildcards.split]]
+    masks = companion_files(config["dataset"], "mask", volumes)
+    return {"volumes": volumes, "masks": masks}
+
+
+def slice_indices(split):
+    if split == "test":
+        return list(config["slices"]["test"])
+    return list(range(*config["slices"]["train"]))
+
+
+def load_options(entry):
+    """How a volume becomes a (size^3, float32 in [0, 1]) array: the data set's loading options."""
+    if entry["source"] == "synthetic":
+        return {"size": config["image_size"], "normalisation": "none", "reorient": False}
+    return {
+        "size": config["image_size"],
+        "normalisation": entry["normalisation"],
+        "reorient": entry["reorient"],
+        "resize": entry["resize"],
+    }
+
+
+def companion_files(name, kind, images=None):
+    """Each image's label or mask file (kind "labels" / "mask"); [] when the data set has none."""
+    entry = config["datasets"][name]
+    spec = entry.get(kind)
+    if spec is None:
+        return []
+    images = [Path(f) for f in (images if images is not None else dataset_files(name))]
+    replace = tuple(spec["replace"]) if "replace" in spec else None
+    manifest = Path(spec["manifest"]) if "manifest" in spec else None
+    column = "label" if kind == "labels" else "mask"
+    return [str(p) for p in pair_files(images, replace=replace, manifest=manifest, column=column)]
+
+
+def trained_models():
+    return [m for m, spec in config["models"].items() if "checkpoint" not in spec]
+
+
+def model_hparams(wildcards):
+    spec = config["models"][wildcards.model]
+    sized = {"inp_size": config["image_size"]} if spec["arch"] in SIZED_ARCHS else {}
+    return {**sized, **spec["hparams"]}
+
+
+def model_checkpoint(wildcards):
+    spec = config["models"][wildcards.model]
+    return spec.get("checkpoint", f"results/models/{wildcards.model}/model.pt")
+
+
+def model_label(name):
+    return config["models"][name].get("label", name)
+
+
+def grid(key):
+    return config["grid"][key]
+
+
+def all_figures():
+    figures = ["fig1a", "fig1b", "fig2", "fig5", "fig6a", "fig6b"]
+    if config["models"]:
+        figures += ["fig3a", "fig3b", "fig4a", "fig4b"]
+    figures += sorted(config["lesion_figures"])
+    return [f"results/{f}.pdf" for f in figures]
+
+
+def test_stack(wildcards):
+    """Exp 1 runs on the test slices as they are (raw) or histogram-equalised (App. C)."""
+    return "results/data/test_histeq.npy" if wildcards.variant == "histeq" else "results/data/test.npy"
+
+
+def figure_outputs(name):
+    """A figure is its PDF, a PNG (shown in the report with a caption) and the CSV it plots."""
+    return {
+        "pdf": f"results/{name}.pdf",
+        "png": report(f"results/{name}.png", caption=f"../report/{name}.rst", category="Figures"),
+        "csv": f"results/{name}.csv",
+    }

@@ -1,0 +1,199 @@
+# Figures: compute-free rules that turn metric tables into PDF + PNG + CSV (restyling reruns only these).
+# `localrule: True`: under a cluster executor they plot on the submit host instead of queueing.
+
+STYLE = config["figures"]
+
+
+rule fig1a:
+    localrule: True
+    input:
+        "results/metrics/exp1_raw.parquet",
+    output:
+        **figure_outputs("fig1a"),
+    params:
+        style=STYLE,
+        title="",
+    log:
+        "logs/figures/fig1a.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/fig_heatmap.py"
+
+
+use rule fig1a as fig6a with:
+    input:
+        "results/metrics/exp1_histeq.parquet",
+    output:
+        **figure_outputs("fig6a"),
+    params:
+        style=STYLE,
+        title="histogram-equalised brains",
+    log:
+        "logs/figures/fig6a.log",
+
+
+rule fig1b:
+    localrule: True
+    input:
+        "results/data/test.npy",
+    output:
+        **figure_outputs("fig1b"),
+    params:
+        style=STYLE,
+        title="",
+    log:
+        "logs/figures/fig1b.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/fig_histogram.py"
+
+
+use rule fig1b as fig6b with:
+    input:
+        "results/data/test_histeq.npy",
+    output:
+        **figure_outputs("fig6b"),
+    params:
+        style=STYLE,
+        title="histogram-equalised test set",
+    log:
+        "logs/figures/fig6b.log",
+
+
+rule fig2:
+    localrule: True
+    input:
+        textures=expand("results/metrics/exp2_{anomaly}.parquet", anomaly=config["anomaly"]["textures"]),
+        grid="results/metrics/exp1_raw.parquet",
+    output:
+        **figure_outputs("fig2"),
+    params:
+        style=STYLE,
+    log:
+        "logs/figures/fig2.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/fig_textures.py"
+
+
+rule fig5:
+    localrule: True
+    input:
+        images="results/data/test.npy",
+        centres="results/data/anomaly_centres.csv",
+    output:
+        **figure_outputs("fig5"),
+    params:
+        style=STYLE,
+        seed=config["seed"],
+        radius=config["anomaly"]["radius"],
+        intensity=config["evaluation"]["example_intensity"],
+        sigma=1.0,
+    log:
+        "logs/figures/fig5.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/fig_anomaly_examples.py"
+
+
+rule fig3a:
+    localrule: True
+    input:
+        curves=expand("results/metrics/exp3_{model}_healthy.parquet", model=list(config["models"])),
+        grid="results/metrics/exp1_raw.parquet",
+    output:
+        **figure_outputs("fig3a"),
+    params:
+        style=STYLE,
+        models=list(config["models"]),
+        labels=[model_label(m) for m in config["models"]],
+        matched=config["evaluation"]["matched_models"],
+        title="Exp. 3.1: the model reconstructs the healthy image",
+    log:
+        "logs/figures/fig3a.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/fig_model_curves.py"
+
+
+use rule fig3a as fig3b with:
+    input:
+        curves=expand("results/metrics/exp3_{model}_anomalous.parquet", model=list(config["models"])),
+        grid="results/metrics/exp1_raw.parquet",
+    output:
+        **figure_outputs("fig3b"),
+    params:
+        style=STYLE,
+        models=list(config["models"]),
+        labels=[model_label(m) for m in config["models"]],
+        matched=[],
+        title="Exp. 3.2: the model reconstructs the anomalous image",
+    log:
+        "logs/figures/fig3b.log",
+
+
+rule fig4a:
+    localrule: True
+    input:
+        expand(
+            "results/metrics/exp3_{model}_anomalous_examples.npz",
+            model=config["evaluation"]["example_models"],
+        ),
+    output:
+        **figure_outputs("fig4a"),
+    params:
+        style=STYLE,
+        labels=[model_label(m) for m in config["evaluation"]["example_models"]],
+    log:
+        "logs/figures/fig4a.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/fig_model_examples.py"
+
+
+rule fig4b:
+    localrule: True
+    input:
+        healthy=expand("results/metrics/exp3_{model}_healthy.parquet", model=list(config["models"])),
+        anomalous=expand(
+            "results/metrics/exp3_{model}_anomalous.parquet", model=list(config["models"])
+        ),
+    output:
+        **figure_outputs("fig4b"),
+    params:
+        style=STYLE,
+        models=list(config["models"]),
+        labels=[model_label(m) for m in config["models"]],
+    log:
+        "logs/figures/fig4b.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/fig_error_vs_ap.py"
+
+
+for _figure, _lesions in config["lesion_figures"].items():
+
+    rule:
+        name:
+            _figure
+        localrule: True
+        input:
+            expand("results/metrics/lesions_{lesion}.csv", lesion=_lesions),
+        output:
+            **figure_outputs(_figure),
+        params:
+            style=STYLE,
+            names=_lesions,
+        log:
+            f"logs/figures/{_figure}.log",
+        conda:
+            "../../envs/analysis.yaml"
+        script:
+            "../scripts/fig_lesions.py"

@@ -1,0 +1,32 @@
+"""Fig. 3(a)/(b): AP vs intensity per model; in (a) the best-matching blur curves (dashed)."""
+
+import pandas as pd
+
+from residual_pitfalls.figures import model_curves, save_figure
+from residual_pitfalls.runlog import job_log
+from residual_pitfalls.summaries import model_curve_table
+
+with job_log(snakemake.log[0]):
+    style = snakemake.params.style
+    labels = dict(zip(snakemake.params.models, snakemake.params.labels, strict=True))
+    curves, matched = model_curve_table(
+        [pd.read_parquet(p) for p in snakemake.input.curves],
+        labels,
+        pd.read_parquet(snakemake.input.grid),
+        matched_models=snakemake.params.matched,
+        n_resamples=style["bootstrap"],
+    )
+    fig = model_curves(curves, matched if len(matched) else None, style, snakemake.params.title)
+    table = (
+        curves
+        if not len(matched)
+        else pd.concat(
+            [
+                curves.assign(curve="model"),
+                matched.rename(columns={"sigma": "matched_sigma"}).assign(curve="matched_blur"),
+            ],
+            ignore_index=True,
+        )
+    )
+    save_figure(fig, table, snakemake.output.pdf, dpi=style["dpi"])
+    print(curves.groupby("model")[["matched_sigma", "censored"]].first())

@@ -1,0 +1,49 @@
+"""Exp 3.1 / 3.2: a model reconstructs the healthy or the anomalous test images; AP per intensity."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from residual_pitfalls.experiments import linspace, model_examples, model_intensity_curves
+from residual_pitfalls.models import load_model, reconstruct
+from residual_pitfalls.models.external import load_external_model
+from residual_pitfalls.runlog import job_log
+
+with job_log(snakemake.log[0]):
+    spec = snakemake.params.spec
+    checkpoint = Path(snakemake.input.checkpoint)
+    if "checkpoint" in spec:  # a model we did not write: evaluated exactly like ours
+        model = load_external_model(
+            checkpoint=checkpoint, class_path=spec.get("class_path"), hparams=spec.get("hparams")
+        )
+    else:
+        model = load_model(checkpoint)
+    images = np.load(snakemake.input.images)
+    centres = pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy()
+
+    def run(batch):
+        return reconstruct(model, batch, batch_size=snakemake.params.batch_size)
+
+    frame, _ = model_intensity_curves(
+        images,
+        centres,
+        run,
+        mode=snakemake.wildcards.mode,
+        radius=snakemake.params.radius,
+        intensities=linspace(snakemake.params.intensity),
+        progress=True,
+    )
+    frame.insert(0, "model", snakemake.wildcards.model)
+    frame.to_parquet(snakemake.output.curve, index=False)
+    np.savez_compressed(
+        snakemake.output.examples,
+        **model_examples(
+            images,
+            centres,
+            run,
+            mode=snakemake.wildcards.mode,
+            radius=snakemake.params.radius,
+            intensity=snakemake.params.example_intensity,
+        ),
+    )

@@ -1,0 +1,34 @@
+"""Train one reconstruction model on the healthy training slices (resumes from its last checkpoint)."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from residual_pitfalls.runlog import job_log
+from residual_pitfalls.train import plot_loss_curve, train_model
+
+with job_log(snakemake.log[0]):
+    training = dict(snakemake.params.training)
+    workdir = Path(snakemake.params.workdir)
+    final = train_model(
+        snakemake.params.arch,
+        dict(snakemake.params.hparams),
+        np.load(snakemake.input.train),
+        np.load(snakemake.input.val),
+        steps=training["steps"],
+        batch_size=training["batch_size"],
+        lr=training["lr"],
+        weight_decay=training["weight_decay"],
+        commitment_weight=training["commitment_weight"],
+        checkpoint_every=training["checkpoint_every"],
+        val_every=training["val_every"],
+        selection=training["selection"],
+        bf16=training["bf16"],
+        seed=snakemake.params.seed,
+        workdir=workdir,
+        threads=snakemake.threads,
+    )
+    if Path(final) != Path(snakemake.output.model):
+        shutil.copyfile(final, snakemake.output.model)
+    plot_loss_curve(workdir / "loss.csv", Path(snakemake.output.curve))
