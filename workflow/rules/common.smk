@@ -20,7 +20,6 @@ SIZED_ARCHS = ("autoencoder", "spatial_autoencoder")
 check_config(config, known_archs=ARCHS)
 
 DATASET = config["datasets"][config["dataset"]]
-MODES = ("healthy", "anomalous")
 
 
 wildcard_constraints:
@@ -46,6 +45,17 @@ def needs_download(entry):
 
 
 def split_files():
+    """The sorted 60/40 (+ validation) split of the selected data set, computed once."""
+    global _SPLIT
+    if _SPLIT is None:
+        _SPLIT = _compute_split()
+    return _SPLIT
+
+
+_SPLIT = None
+
+
+def _compute_split():
     return split_volumes(
         [Path(f) for f in dataset_files(config["dataset"])],
         train_fraction=config["split"]["train_fraction"],
@@ -133,3 +143,7 @@ def figure_outputs(name):
         "png": report(f"results/{name}.png", caption=f"../report/{name}.rst", category="Figures"),
         "csv": f"results/{name}.csv",
     }
+
+
+# Fail at start-up, naming the folder or the counts, when the data cannot make a split.
+split_files()

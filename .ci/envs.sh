@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# CI stage "envs": prove that each per-rule environment envs/*.yaml is sufficient on its own.
+# For every env file tests/test_envs.py builds a fresh virtual environment (no system packages)
+# under .ci/.venvs/<env> from exactly its pins plus the pinned snakemake, then runs jobs of that
+# env's rules on the tiny config with that interpreter. pip's cache is reused between runs; set
+# RESIDUAL_PITFALLS_ENVS_REUSE=1 to keep venvs whose pins did not change (local iteration only).
+# Fails if a test is skipped: here none may skip.
+#
+#   bash .ci/envs.sh          # from the repository root
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$SECONDS
+report="$(mktemp -d)"
+trap 'rm -rf "$report"' EXIT
+
+export RESIDUAL_PITFALLS_ENVS=build MPLBACKEND=Agg
+python -m pytest -q -rs -p no:cacheprovider --junitxml="$report/junit.xml" tests/test_envs.py
+
+python - "$report/junit.xml" <<'EOF'
+import sys
+import xml.etree.ElementTree as ET
+
+suites = ET.parse(sys.argv[1]).getroot()
+suites = [suites] if suites.tag == "testsuite" else list(suites)
+skipped = sum(int(s.get("skipped", 0)) for s in suites)
+tests = sum(int(s.get("tests", 0)) for s in suites)
+if skipped or not tests:
+    sys.exit(f"envs stage: {skipped} of {tests} tests skipped; none may skip here")
+EOF
+echo "[envs] stage finished in $((SECONDS - started)) s" >&2

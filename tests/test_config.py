@@ -1,0 +1,111 @@
+"""Bad configuration gets a clear error at start-up that names the key."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from residual_pitfalls.settings import ConfigError, check_config
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+ARCHS = ("autoencoder", "spatial_autoencoder", "vqvae2")
+
+
+@pytest.fixture
+def config() -> dict:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    validate(config, str(SCHEMA))
+    return config
+
+
+def test_default_and_presets_are_valid(config):
+    check_config(config, ARCHS)
+    for preset in ("tiny", "paper"):
+        merged = copy.deepcopy(config)
+        for key, value in yaml.safe_load((REPO / "config" / f"{preset}.yaml").read_text()).items():
+            merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
+        validate(merged, str(SCHEMA))
+        check_config(merged, ARCHS)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("anomaly", "raduis"), 5, "'raduis' was unexpected"),
+        (("grid", "sigma", "num"), 0, "0 is less than the minimum of 1"),
+        (("anomaly", "textures"), ["sink", "swirl"], "'swirl' is not one of"),
+        (("anomaly", "radius"), -2, "-2 is less than or equal to the minimum of 0"),
+        (("training", "steps"), "many", "'many' is not of type 'integer'"),
+        (("datasets", "mood", "normalisation"), "zscore", "'zscore' is not one of"),
+    ],
+)
+def test_schema_rejects_typos_and_wrong_types(config, path, value, message):
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(Exception, match=message):
+        validate(config, str(SCHEMA))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c.update(dataset="nope"), "'dataset': 'nope' is not an entry"),
+        (lambda c: c["anomaly"].update(radius=64), "'anomaly.radius': 64.0 px is too large"),
+        (lambda c: c["grid"]["sigma"].update(start=-0.5), "'grid.sigma': sigma must be >= 0"),
+        (lambda c: c["grid"]["intensity"].update(stop=1.5), "'grid.intensity': start/stop"),
+        (lambda c: c["slices"].update(test=[128]), "'slices.test': slice 128 is outside"),
+        (lambda c: c["slices"].update(train=[70, 60]), "'slices.train'"),
+        (lambda c: c["models"]["ae128"].update(arch="unet"), "'models.ae128.arch': unknown"),
+        (lambda c: c["evaluation"].update(matched_models=["x"]), "'evaluation.matched_models'"),
+        (lambda c: c["lesion_figures"].update(fig7=["mood"]), "'datasets.mood.labels' is required"),
+        (lambda c: c["datasets"]["mood"].pop("path"), "'datasets.mood.path' is required"),
+    ],
+)
+def test_cross_key_checks_name_the_key(config, edit, message):
+    edit(config)
+    with pytest.raises(ConfigError, match=message):
+        check_config(config, ARCHS)
+
+
+def _dry_run(tmp_path: Path, overlay: str) -> subprocess.CompletedProcess:
+    (tmp_path / "overlay.yaml").write_text(overlay)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "-n",
+            "all",
+            "--configfile",
+            str(tmp_path / "overlay.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_workflow_stops_on_a_typo_naming_the_key(tmp_path):
+    result = _dry_run(tmp_path, "anomaly: {raduis: 5}\n")
+    assert result.returncode != 0
+    assert "'raduis' was unexpected" in result.stdout + result.stderr
+
+
+def test_workflow_stops_on_a_missing_data_folder_naming_it(tmp_path):
+    missing = tmp_path / "no_such_scans"
+    result = _dry_run(
+        tmp_path, f"dataset: mine\ndatasets: {{mine: {{source: nifti, path: '{missing}'}}}}\n"
+    )
+    assert result.returncode != 0
+    assert f"data folder '{missing}' does not exist" in result.stdout + result.stderr
