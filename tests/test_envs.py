@@ -36,8 +36,9 @@ VENVS = Path(os.environ.get("RESIDUAL_PITFALLS_VENVS", REPO / ".ci" / ".venvs"))
 CONDA_ENTRY = re.compile(r"^(python=\d+\.\d+|pip)$")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!-]+)$")
 # A rule block starts at `rule name:`, an anonymous `rule:` (name given inside) or `use rule`.
-RULE_START = re.compile(r"^\s*(?:rule(?:\s+(\w+))?\s*:|checkpoint\s+(\w+)\s*:|use rule .* as (\w+))",
-                        flags=re.M)
+RULE_START = re.compile(
+    r"^\s*(?:rule(?:\s+(\w+))?\s*:|checkpoint\s+(\w+)\s*:|use rule .* as (\w+))", flags=re.M
+)
 
 
 def canonical(name: str) -> str:
@@ -68,13 +69,15 @@ def env_pins(path: Path) -> dict[str, str]:
     """{canonical name: version} of an env file's pip list; asserts the file's shape."""
     env = yaml.safe_load(path.read_text())
     assert isinstance(env, dict) and isinstance(env.get("dependencies"), list), (
-        f"{path}: expected a mapping with a 'dependencies' list")
+        f"{path}: expected a mapping with a 'dependencies' list"
+    )
     pip = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
     assert len(pip) == 1 and pip[0], f"{path}: expected one non-empty 'pip:' list"
     conda = [d for d in env["dependencies"] if not isinstance(d, dict)]
     for entry in conda:
         assert CONDA_ENTRY.match(str(entry)), (
-            f"{path}: conda entry {entry!r}; put packages in the pip list, pinned with ==")
+            f"{path}: conda entry {entry!r}; put packages in the pip list, pinned with =="
+        )
     pins = {}
     for spec in pip[0]:
         match = PIN.match(str(spec))
@@ -91,7 +94,7 @@ def rule_envs() -> dict[str, Path | None]:
         text = smk.read_text()
         starts = list(RULE_START.finditer(text))
         for i, start in enumerate(starts):
-            body = text[start.end(): starts[i + 1].start() if i + 1 < len(starts) else len(text)]
+            body = text[start.end() : starts[i + 1].start() if i + 1 < len(starts) else len(text)]
             name = next((g for g in start.groups() if g), None)
             if name is None:  # `rule:` with `name: <expr>` inside
                 found = re.search(r"name:\s*\n\s*(.+)", body)
@@ -115,8 +118,9 @@ def test_env_file_pins_every_package_as_pyproject_does(path):
     assert not missing, f"{path}: {missing} not pinned in pyproject.toml"
     differ = {n: (v, project[n]) for n, v in pins.items() if project[n] != v}
     assert not differ, f"{path}: pins differ from pyproject.toml (env, pyproject): {differ}"
-    python = next(d for d in yaml.safe_load(path.read_text())["dependencies"]
-                  if str(d).startswith("python="))
+    python = next(
+        d for d in yaml.safe_load(path.read_text())["dependencies"] if str(d).startswith("python=")
+    )
     requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=" + python.split("=", 1)[1], (path, python, requires)
 
@@ -145,7 +149,8 @@ def test_rule_parser_sees_the_rules_of_a_known_file():
 
 envs_only = pytest.mark.skipif(
     os.environ.get(ENVS_ENV) != "build",
-    reason=f"builds virtual environments; .ci/envs.sh runs it with {ENVS_ENV}=build")
+    reason=f"builds virtual environments; .ci/envs.sh runs it with {ENVS_ENV}=build",
+)
 
 
 def first_model() -> str:
@@ -156,29 +161,54 @@ def first_model() -> str:
 
 # env -> targets: every job they need beyond the prepared inputs must belong to that env.
 TARGETS = {
-    "data": lambda: ["results/data/test_histeq.npy", "results/data/anomaly_centres.csv",
-                     "results/data/train.npy"],
+    "data": lambda: [
+        "results/data/test_histeq.npy",
+        "results/data/anomaly_centres.csv",
+        "results/data/train.npy",
+    ],
     "analysis": lambda: ["results/fig1a.pdf"],
     "torch": lambda: [f"results/metrics/exp3_{first_model()}_healthy.parquet"],
 }
 # what the targets of each env need from rules of other envs, made by the system interpreter
-PREPARED = ["results/data/train.npy", "results/data/val.npy", "results/data/test.npy",
-            "results/data/anomaly_centres.csv"]
+PREPARED = [
+    "results/data/train.npy",
+    "results/data/val.npy",
+    "results/data/test.npy",
+    "results/data/anomaly_centres.csv",
+]
 
 
 def clean_env(workdir: Path) -> dict[str, str]:
     """The environment for a venv run: nothing that leaks the system's packages in."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "VIRTUAL_ENV")}
-    return {**env, "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg",
-            "NUMBA_CACHE_DIR": str(workdir / ".numba")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "VIRTUAL_ENV")
+    }
+    return {
+        **env,
+        "PYTHONNOUSERSITE": "1",
+        "MPLBACKEND": "Agg",
+        "NUMBA_CACHE_DIR": str(workdir / ".numba"),
+    }
 
 
 def snakemake(python: str, workdir: Path, *args: str, timeout: int = 900) -> str:
-    cmd = [python, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", "2", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                            env=clean_env(workdir))
+    cmd = [
+        python,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env=clean_env(workdir)
+    )
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{log[-6000:]}"
     return log
@@ -190,15 +220,23 @@ def build_venv(path: Path, requirements: list[str]) -> Path:
     stamp = path / "requirements.sha256"
     digest = hashlib.sha256("\n".join(requirements).encode()).hexdigest()
     python = path / "bin" / "python"
-    if (os.environ.get("RESIDUAL_PITFALLS_ENVS_REUSE") == "1" and python.exists()
-            and stamp.exists() and stamp.read_text() == digest):
+    if (
+        os.environ.get("RESIDUAL_PITFALLS_ENVS_REUSE") == "1"
+        and python.exists()
+        and stamp.exists()
+        and stamp.read_text() == digest
+    ):
         return python
     shutil.rmtree(path, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(path)], check=True, timeout=120)
     (path / ".gitignore").write_text("*\n")  # a venv that ignores itself
-    result = subprocess.run([str(python), "-m", "pip", "install", "-q", *requirements],
-                            capture_output=True, text=True, timeout=1800,
-                            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", *requirements],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
     assert result.returncode == 0, f"pip install into {path} failed:\n{result.stderr[-4000:]}"
     stamp.write_text(digest)
     return python
@@ -225,10 +263,19 @@ def test_env_alone_runs_its_rules(name, prepared, tmp_path):
 
     # the venv has the pins and nothing of the system's site-packages
     probe = subprocess.run(
-        [python, "-c", "import sys, importlib.metadata as m; print(sys.flags.no_user_site,"
-         " any('site-packages' in p and sys.prefix not in p for p in sys.path));"
-         "print(*(d.metadata['Name'] + '==' + d.version for d in m.distributions()), sep='\\n')"],
-        capture_output=True, text=True, timeout=60, env=clean_env(tmp_path), check=True)
+        [
+            python,
+            "-c",
+            "import sys, importlib.metadata as m; print(sys.flags.no_user_site,"
+            " any('site-packages' in p and sys.prefix not in p for p in sys.path));"
+            "print(*(d.metadata['Name'] + '==' + d.version for d in m.distributions()), sep='\\n')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(tmp_path),
+        check=True,
+    )
     flags, *installed = probe.stdout.splitlines()
     assert flags.split()[1] == "False", f"{python} sees foreign site-packages"
     versions = {canonical(line.split("==")[0]): line.split("==")[1] for line in installed}
@@ -243,8 +290,7 @@ def test_env_alone_runs_its_rules(name, prepared, tmp_path):
     else:
         shutil.copytree(prepared, workdir, symlinks=True)  # copy2 keeps mtimes: inputs stay fresh
     targets = TARGETS[name]()
-    log = snakemake(python, workdir, *targets, "--configfile", str(TINY),
-                    "--allowed-rules", *rules)
+    log = snakemake(python, workdir, *targets, "--configfile", str(TINY), "--allowed-rules", *rules)
     ran = set(re.findall(r"^(?:local)?rule (\w+):$", log, flags=re.M))
     assert ran and ran <= set(rules), (name, ran, rules)
     for target in targets:

@@ -321,6 +321,34 @@ def test_sweep_corner_cases() -> None:
     assert single[0] == pytest.approx(_ref(np.array([0, 1]), np.array([0.0, 0.0])), abs=TOL)
 
 
+def _sweep_vs_sklearn(neg: np.ndarray, pos: np.ndarray, intensities: np.ndarray) -> float:
+    """Max abs difference of the sweep to sklearn on the concatenated maps."""
+    got = average_precision_intensity_sweep(neg, pos, intensities)
+    labels = np.r_[np.zeros(neg.size, bool), np.ones(pos.size, bool)]
+    expected = [_ref(labels, np.r_[neg, np.abs(pos - pos.dtype.type(t))]) for t in intensities]
+    return float(np.max(np.abs(got - expected)))
+
+
+def test_sweep_long_runs_of_equal_negatives() -> None:
+    """Many equal negatives just below, at and above positive scores (long equal runs)."""
+    u = np.float32(0.3)
+    up = np.nextafter(u, np.float32(1))
+    neg = np.r_[np.full(300, u), np.full(40, up), [1e-3, 0.05, 0.9]].astype(np.float32)
+    pos = np.array([np.nextafter(up, np.float32(1)), up, u, np.nextafter(u, 0), 0.2], np.float32)
+    assert _sweep_vs_sklearn(neg, pos, np.array([0.0, 0.1])) <= TOL
+
+
+def test_sweep_zero_scores_and_signed_zero_negatives() -> None:
+    """An intensity equal to a reconstruction value gives a positive score of exactly 0, tied
+    with the exact-zero (and -0.0) negatives."""
+    rng = np.random.default_rng(11)
+    neg = np.r_[np.zeros(200), np.full(50, -0.0), rng.random(400)].astype(np.float32)
+    pos = rng.random(30).astype(np.float32)
+    intensities = np.r_[pos[:3], 0.5, pos.max(), 0.0]
+    assert _sweep_vs_sklearn(neg, pos, intensities) <= TOL
+    assert _sweep_vs_sklearn(np.zeros(100, np.float32), pos, intensities) <= TOL
+
+
 def test_sweep_rejects_bad_input() -> None:
     pos = np.array([0.2, 0.4], dtype=np.float32)
     with pytest.raises(ValueError, match="pos_values must be float32"):

@@ -35,8 +35,9 @@ def merged_config() -> dict:
                 base[key] = value
         return base
 
-    return update(yaml.safe_load((REPO / "config.yaml").read_text()),
-                  yaml.safe_load(PAPER.read_text()))
+    return update(
+        yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(PAPER.read_text())
+    )
 
 
 def parse_jobs(text: str) -> list[dict]:
@@ -48,12 +49,14 @@ def parse_jobs(text: str) -> list[dict]:
             continue
         fields = dict(re.findall(r"^    (\w+): (.*)$", block, flags=re.M))
         resources = dict(re.findall(r"(\w+)=([^,]+)", fields.get("resources", "")))
-        jobs.append({
-            "rule": head[1],
-            "threads": int(fields.get("threads", 1)),
-            "resources": {k: v.strip() for k, v in resources.items()},
-            "n_inputs": len(fields["input"].split(", ")) if "input" in fields else 0,
-        })
+        jobs.append(
+            {
+                "rule": head[1],
+                "threads": int(fields.get("threads", 1)),
+                "resources": {k: v.strip() for k, v in resources.items()},
+                "n_inputs": len(fields["input"].split(", ")) if "input" in fields else 0,
+            }
+        )
     return jobs
 
 
@@ -65,10 +68,22 @@ def paper_dry_run(tmp_path_factory) -> list[dict]:
     volume = nib.Nifti1Image(np.full((4, 4, 4), 0.5, np.float32), np.eye(4))
     for i in range(N_VOLUMES):
         nib.save(volume, mood / f"{i:05d}.nii.gz")
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "-n", "all", "--configfile", str(PAPER)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "MPLBACKEND": "Agg"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "-n",
+        "all",
+        "--configfile",
+        str(PAPER),
+    ]
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"}
+    )
     text = result.stdout + result.stderr
     assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{text[-5000:]}"
     return parse_jobs(text)
@@ -88,8 +103,21 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
         "texture_sigma_curve": len(config["anomaly"]["textures"]),
         "train_model": n_models,
         "model_intensity_curve": 2 * n_models,  # healthy, anomalous
-        **{f: 1 for f in ("fig1a", "fig1b", "fig2", "fig3a", "fig3b", "fig4a", "fig4b", "fig5",
-                          "fig6a", "fig6b")},
+        **{
+            f: 1
+            for f in (
+                "fig1a",
+                "fig1b",
+                "fig2",
+                "fig3a",
+                "fig3b",
+                "fig4a",
+                "fig4b",
+                "fig5",
+                "fig6a",
+                "fig6b",
+            )
+        },
         "all": 1,
     }
     assert counts == expected  # MOOD is the user's data: nothing synthesised or downloaded

@@ -67,9 +67,7 @@ def test_profile_keys_are_snakemake_options():
     """Every key is a snakemake (or SLURM-plugin) command-line option, so none is ignored."""
     from snakemake.cli import get_argument_parser
 
-    options = {
-        s.lstrip("-") for a in get_argument_parser()._actions for s in a.option_strings
-    }
+    options = {s.lstrip("-") for a in get_argument_parser()._actions for s in a.option_strings}
     unknown = {k for k in load_profile() if k not in options and not k.startswith("slurm-")}
     assert not unknown, f"{PROFILE}: not snakemake options: {sorted(unknown)}"
 
@@ -112,14 +110,16 @@ def ci_profile(cluster: dict, folder: Path) -> Path:
     profile = load_profile()
     profile["default-resources"]["slurm_partition"] = cluster["partition"]
     del profile["default-resources"]["slurm_account"]
-    profile.update({
-        "slurm-status-command": "squeue",
-        "slurm-init-seconds-before-status-checks": 2,
-        "max-threads": cluster["cpus"],
-        "retries": 0,
-        "slurm-keep-successful-logs": True,
-        "verbose": True,  # logs every sbatch call
-    })
+    profile.update(
+        {
+            "slurm-status-command": "squeue",
+            "slurm-init-seconds-before-status-checks": 2,
+            "max-threads": cluster["cpus"],
+            "retries": 0,
+            "slurm-keep-successful-logs": True,
+            "verbose": True,  # logs every sbatch call
+        }
+    )
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(profile))
     return folder
@@ -127,12 +127,27 @@ def ci_profile(cluster: dict, folder: Path) -> Path:
 
 def snakemake_slurm(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     """Run snakemake (this interpreter, which has the plugin) with a timeout that sends SIGINT."""
-    cmd = ["timeout", "-s", "INT", "-k", "120", str(RUN_TIMEOUT_S), sys.executable, "-m",
-           "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
+    cmd = [
+        "timeout",
+        "-s",
+        "INT",
+        "-k",
+        "120",
+        str(RUN_TIMEOUT_S),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        *args,
+    ]
     env = {**os.environ, "NUMBA_CACHE_DIR": str(workdir / ".numba"), "MPLBACKEND": "Agg"}
     result = run(cmd, timeout=RUN_TIMEOUT_S + 180, env=env)
     (workdir / f"snakemake-{len(list(workdir.glob('snakemake-*.log')))}.log").write_text(
-        result.stdout + result.stderr)
+        result.stdout + result.stderr
+    )
     return result
 
 
@@ -152,8 +167,15 @@ def submissions(log: str) -> dict[str, dict]:
 
 def cluster_jobs(ids: list[str]) -> dict[str, dict]:
     """What SLURM itself recorded: {job id: {"state", "comment", "tres_per_job"}}."""
-    result = run(["squeue", "--states=all", "--noheader", "--jobs=" + ",".join(ids),
-                  "--Format=JobID:|,State:|,Comment:|,tres-per-job:"])
+    result = run(
+        [
+            "squeue",
+            "--states=all",
+            "--noheader",
+            "--jobs=" + ",".join(ids),
+            "--Format=JobID:|,State:|,Comment:|,tres-per-job:",
+        ]
+    )
     assert result.returncode == 0, result.stderr
     out = {}
     for line in result.stdout.splitlines():
@@ -177,7 +199,9 @@ def tiny_run(cluster, tmp_path_factory) -> dict:
     workdir.mkdir()
     result = snakemake_slurm(workdir, "all", "--configfile", str(TINY), "--profile", str(profile))
     log = result.stdout + result.stderr
-    assert result.returncode == 0, f"snakemake under SLURM failed (rc {result.returncode}):\n{log[-8000:]}"
+    assert result.returncode == 0, (
+        f"snakemake under SLURM failed (rc {result.returncode}):\n{log[-8000:]}"
+    )
     return {"workdir": workdir, "log": log, "profile": profile}
 
 
@@ -216,7 +240,9 @@ def test_gpu_rules_got_one_gpu_and_the_others_none(tiny_run):
             assert "--gpus" not in sub["call"] and "--gres" not in sub["call"], sub["call"]
             assert seen[jobid]["tres_per_job"] in ("", "N/A"), (jobid, seen[jobid])
     tiny = yaml.safe_load(TINY.read_text())
-    n_models = len(tiny.get("models") or yaml.safe_load((REPO / "config.yaml").read_text())["models"])
+    n_models = len(
+        tiny.get("models") or yaml.safe_load((REPO / "config.yaml").read_text())["models"]
+    )
     assert counts == {"train_model": n_models, "model_intensity_curve": 2 * n_models}, counts
 
 
@@ -239,18 +265,28 @@ def test_cpu_only_override_layered_on_the_profile(tiny_run, tmp_path):
     """A user without GPUs: a small profile of their own sets gpu=0, the rest of the profile holds."""
     override = tmp_path / "cpu-only"
     override.mkdir()
-    (override / "config.yaml").write_text(yaml.safe_dump(
-        {"set-resources": {rule: {"gpu": 0} for rule in GPU_RULES}}))
+    (override / "config.yaml").write_text(
+        yaml.safe_dump({"set-resources": {rule: {"gpu": 0} for rule in GPU_RULES}})
+    )
     workdir = tiny_run["workdir"]
     model = next((workdir / "results" / "models").glob("*/model.pt")).relative_to(workdir)
-    result = snakemake_slurm(workdir, str(model), "--configfile", str(TINY),
-                             "--profile", str(tiny_run["profile"]),
-                             "--workflow-profile", str(override), "--forcerun", "train_model")
+    result = snakemake_slurm(
+        workdir,
+        str(model),
+        "--configfile",
+        str(TINY),
+        "--profile",
+        str(tiny_run["profile"]),
+        "--workflow-profile",
+        str(override),
+        "--forcerun",
+        "train_model",
+    )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-6000:]
     submitted = submissions(log)
     assert [s["rule"] for s in submitted.values()] == ["train_model"], submitted
-    (jobid, sub), = submitted.items()
+    ((jobid, sub),) = submitted.items()
     assert "--gpus" not in sub["call"] and "--gres" not in sub["call"], sub["call"]
     # the user's profile still applies: partition and the rule's own memory
     assert re.search(r"-p '?[\w-]+'?", sub["call"]) and "--mem 8000" in sub["call"], sub["call"]

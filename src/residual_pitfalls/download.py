@@ -178,8 +178,11 @@ def _is_nifti(path: Path) -> bool:
     return path.is_file() and not junk and path.name.endswith((".nii", ".nii.gz"))
 
 
-def extract_archive(archive: Path, dest_dir: Path) -> list[Path]:
+def extract_archive(archive: Path, dest_dir: Path, root: str | None = None) -> list[Path]:
     """Unpack a zip or tar(.gz/.bz2/.xz) ``archive`` into ``dest_dir`` atomically.
+
+    ``root``: a folder inside the archive (e.g. MOOD's ``brain_train``) whose content becomes
+    ``dest_dir``; None takes the whole archive.
 
     Members are unpacked into a temporary folder beside ``dest_dir`` that is renamed to
     ``dest_dir`` only when complete, so ``dest_dir`` is never half-filled. Returns the unpacked
@@ -219,9 +222,12 @@ def extract_archive(archive: Path, dest_dir: Path) -> list[Path]:
             raise ValueError(
                 f"{str(archive)!r} is neither a zip nor a tar archive: expected .zip or .tar(.gz)"
             )
+        source = tmp / root if root else tmp
+        if not source.is_dir():
+            raise ValueError(f"archive {str(archive)!r} has no folder {root!r} at its top level")
         if dest_dir.exists():
             dest_dir.rmdir()  # empty, checked above
-        os.replace(tmp, dest_dir)
+        os.replace(source, dest_dir)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
         raise ValueError(f"archive {str(archive)!r} is corrupt: {err}") from err
     finally:

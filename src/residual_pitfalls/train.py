@@ -205,10 +205,8 @@ def _write_log(path: Path, rows: list[tuple]) -> None:
     os.replace(tmp, path)
 
 
-def _read_log(path: Path, up_to_step: int) -> list[tuple]:
-    """Rows of an existing loss log with ``step <= up_to_step`` (the rest is replayed)."""
-    if not path.is_file():
-        return []
+def _read_log(path: Path) -> list[tuple]:
+    """Rows ``(step, train_loss, val_loss, val_ap)`` of a loss log (None where empty)."""
 
     def num(text: str) -> float | None:
         return float(text) if text else None
@@ -221,7 +219,7 @@ def _read_log(path: Path, up_to_step: int) -> list[tuple]:
             (int(r["step"]), num(r["train_loss"]), num(r["val_loss"]), num(r["val_ap"]))
             for r in reader
         ]
-    return [r for r in rows if r[0] <= up_to_step]
+    return rows
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,8 +375,7 @@ def train_model(
         best = {"val_loss": math.inf, "val_ap": -math.inf}
         start = 0
         if last_path.exists():
-            start, best = _resume(last_path, arch, hparams, config, model, optimizer, steps)
-            rows = _read_log(log_path, start)
+            start, best, rows = _resume(last_path, arch, hparams, config, model, optimizer, steps)
         else:
             rows = []
             for path in (*best_paths.values(), workdir / "model.pt"):
@@ -405,6 +402,9 @@ def train_model(
                     "optimizer": optimizer.state_dict(),
                     "best": dict(best),
                     "config": config,
+                    # The log travels with the weights: a workflow manager may delete loss.csv
+                    # (an output of a failed job) while keeping last.pt.
+                    "log": [list(r) for r in rows],
                 },
             )
 
@@ -452,6 +452,7 @@ def train_model(
         finally:
             bar.close()
 
+        _write_log(log_path, rows)  # also when nothing was left to train
         return _finalize(workdir, selection, model, arch, hparams, steps, best_paths)
 
 
@@ -463,12 +464,12 @@ def _resume(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     steps: int,
-) -> tuple[int, dict[str, float]]:
-    """Load ``last.pt`` into ``model``/``optimizer``; return (step, best metrics)."""
+) -> tuple[int, dict[str, float], list[tuple]]:
+    """Load ``last.pt`` into ``model``/``optimizer``; return (step, best metrics, log rows)."""
     from residual_pitfalls.models import load_state_dict_checked
 
     ckpt = read_checkpoint(last_path)
-    for key in ("step", "optimizer", "best", "config"):
+    for key in ("step", "optimizer", "best", "config", "log"):
         if key not in ckpt:
             raise CheckpointError(f"resume checkpoint {last_path} lacks key {key!r}")
     if ckpt["arch"] != arch or ckpt["hparams"] != dict(hparams):
@@ -488,7 +489,8 @@ def _resume(
         raise ValueError(f"{last_path} is at step {step}, beyond the requested steps={steps}")
     load_state_dict_checked(model, ckpt["state_dict"], str(last_path))
     optimizer.load_state_dict(ckpt["optimizer"])
-    return step, {k: float(v) for k, v in ckpt["best"].items()}
+    rows = [tuple(r) for r in ckpt["log"] if r[0] <= step]
+    return step, {k: float(v) for k, v in ckpt["best"].items()}, rows
 
 
 def _update_best(
@@ -569,7 +571,7 @@ def plot_loss_curve(csv_path: str | Path, png_path: str | Path) -> None:
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise FileNotFoundError(f"loss log not found: {csv_path}")
-    rows = _read_log(csv_path, up_to_step=sys.maxsize)
+    rows = _read_log(csv_path)
     if not rows:
         raise ValueError(f"{csv_path} has no rows to plot")
     step = np.array([r[0] for r in rows])

@@ -36,12 +36,20 @@ def dataset_files(name):
     if entry["source"] == "synthetic":
         return [f"results/data/volumes/sub-{i:04d}.nii.gz" for i in range(entry["subjects"])]
     if needs_download(entry):
-        return [os.path.join(entry["path"], v) for v in entry["download"]["volumes"]]
+        return download_targets(entry)
     return [str(p) for p in list_volumes(Path(entry["path"]), entry["pattern"])]
 
 
 def needs_download(entry):
     return "download" in entry and not os.path.exists(entry["path"])
+
+
+def download_targets(entry):
+    """The volume files a download must provide (a list, or {format, count})."""
+    volumes = entry["download"]["volumes"]
+    if isinstance(volumes, dict):
+        volumes = [volumes["format"].format(i) for i in range(volumes["count"])]
+    return [os.path.join(entry["path"], v) for v in volumes]
 
 
 def split_files():

@@ -36,13 +36,14 @@ for _name, _entry in config["datasets"].items():
             # compute nodes often have no internet: download on the submit host
             localrule: True
             output:
-                [os.path.join(_entry["path"], v) for v in _entry["download"]["volumes"]],
+                download_targets(_entry),
             params:
                 url=_entry["download"]["url"],
                 sha256=_entry["download"]["sha256"],
                 token_env=_entry["download"]["token_env"],
                 archive=f"results/downloads/{_name}.archive",
                 dest=_entry["path"],
+                root=_entry["download"]["root"],
             log:
                 f"logs/download_{_name}.log",
             conda:

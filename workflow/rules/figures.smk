@@ -22,6 +22,7 @@ rule fig1a:
 
 
 use rule fig1a as fig6a with:
+    localrule: True  # `use rule ... with:` resets it to False
     input:
         "results/metrics/exp1_histeq.parquet",
     output:
@@ -51,6 +52,7 @@ rule fig1b:
 
 
 use rule fig1b as fig6b with:
+    localrule: True  # `use rule ... with:` resets it to False
     input:
         "results/data/test_histeq.npy",
     output:
@@ -122,6 +124,7 @@ rule fig3a:
 
 
 use rule fig3a as fig3b with:
+    localrule: True  # `use rule ... with:` resets it to False
     input:
         curves=expand("results/metrics/exp3_{model}_anomalous.parquet", model=list(config["models"])),
         grid="results/metrics/exp1_raw.parquet",
