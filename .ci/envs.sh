@@ -3,7 +3,8 @@
 # For every env file tests/test_envs.py builds a fresh virtual environment (no system packages)
 # under .ci/.venvs/<env> from exactly its pins plus the pinned snakemake, then runs jobs of that
 # env's rules on the tiny config with that interpreter. pip's cache is reused between runs; set
-# RESIDUAL_PITFALLS_ENVS_REUSE=1 to keep venvs whose pins did not change (local iteration only).
+# RESIDUAL_PITFALLS_ENVS_REUSE=1 to keep the venvs (~4 GB) and reuse those whose pins did not change
+# (local iteration only); otherwise they are deleted at the end.
 # Fails if a test is skipped: here none may skip.
 #
 #   bash .ci/envs.sh          # from the repository root
@@ -11,7 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
 report="$(mktemp -d)"
-trap 'rm -rf "$report"' EXIT
+cleanup() {
+    rm -rf "$report"
+    [[ "${RESIDUAL_PITFALLS_ENVS_REUSE:-}" == 1 ]] || rm -rf "${RESIDUAL_PITFALLS_VENVS:-.ci/.venvs}"
+}
+trap cleanup EXIT
 
 export RESIDUAL_PITFALLS_ENVS=build MPLBACKEND=Agg
 python -m pytest -q -rs -p no:cacheprovider --junitxml="$report/junit.xml" tests/test_envs.py

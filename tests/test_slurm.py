@@ -152,16 +152,25 @@ def snakemake_slurm(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def submissions(log: str) -> dict[str, dict]:
-    """{slurm job id: {"rule", "call"}} from snakemake's verbose log (each sbatch call and the id
-    it returned, in order)."""
+    """{slurm job id: {"rule", "call"}} from snakemake's verbose log.
+
+    Calls and returned ids are logged by concurrent submissions, so they are paired through the
+    SLURM log path: the call's `--output .../%j.log` with %j replaced is the path logged with the id.
+    """
     calls = re.findall(r"^sbatch call: (sbatch .*)$", log, flags=re.M)
-    ids = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
-    assert len(calls) == len(ids), (len(calls), len(ids))
+    logged = dict(
+        re.findall(r"has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.$", log, flags=re.M)
+    )
+    assert len(calls) == len(logged), (len(calls), len(logged))
+    by_path = {path: jobid for jobid, path in logged.items()}
     out = {}
-    for call, jobid in zip(calls, ids, strict=True):
+    for call in calls:
+        output = re.search(r"--output '?([^' ]+)'?", call)
         rule = re.search(r"--comment '?rule_(\w+?)(?:_wildcards_|'|\s)", call)
-        assert rule, call
+        assert output and rule, call
+        jobid = next(j for path, j in by_path.items() if output[1].replace("%j", j) == path)
         out[jobid] = {"rule": rule[1], "call": call}
+    assert len(out) == len(calls), "two calls paired with one job id"
     return out
 
 

@@ -15,8 +15,13 @@ TINY = REPO / "config" / "tiny.yaml"
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, pythonpath: str | None = None
+) -> subprocess.CompletedProcess:
     """Run snakemake on the repo's Snakefile in `workdir` (targets first: --configfile takes nargs)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(workdir / ".numba")}
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
     cmd = [
         sys.executable,
         "-m",
@@ -31,7 +36,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
         cmd,
         capture_output=True,
         text=True,
-        env={**os.environ, "NUMBA_CACHE_DIR": str(workdir / ".numba")},
+        env=env,
         timeout=900,
     )
     if check and result.returncode != 0:
@@ -44,7 +49,8 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
     """The 'job count' table of a dry run, as {rule: count}."""
     text = result.stdout + result.stderr
-    table = text.split("job ")[-1] if "job " in text else ""
+    match = re.search(r"Job stats:\n(.*?)\n\n", text, flags=re.S)
+    table = match.group(1) if match else ""
     return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
 
 
@@ -91,28 +97,89 @@ def test_fig1b_builds_only_what_it_needs_and_reruns_only_what_changed(workdir):
     again = snakemake(workdir, "-n", "results/fig1b.pdf", "--configfile", str(TINY))
     assert "Nothing to be done" in again.stdout + again.stderr
     # restyling reruns the plot only
-    restyle = planned_jobs(
-        snakemake(
-            workdir,
-            "-n",
-            "results/fig1b.pdf",
-            "--configfile",
-            str(TINY),
-            "--config",
-            "figures={'dpi': 61}",
-        )
+    restyle = workdir / "restyle.yaml"
+    restyle.write_text("figures: {dpi: 61}\n")
+    jobs = planned_jobs(
+        snakemake(workdir, "-n", "results/fig1b.pdf", "--configfile", str(TINY), str(restyle))
     )
-    assert set(restyle) == {"fig1b", "total"}, restyle
+    assert set(jobs) == {"fig1b", "total"}, jobs
     # a data parameter reruns the data jobs and what depends on them
-    data = planned_jobs(
-        snakemake(
-            workdir,
-            "-n",
-            "results/fig1b.pdf",
-            "--configfile",
-            str(TINY),
-            "--config",
-            "datasets={'synthetic': {'target_mean': 0.4}}",
-        )
+    data = workdir / "data.yaml"
+    data.write_text("datasets: {synthetic: {target_mean: 0.4}}\n")
+    jobs = planned_jobs(
+        snakemake(workdir, "-n", "results/fig1b.pdf", "--configfile", str(TINY), str(data))
     )
-    assert set(data) == {"synthesize_brains", "slices", "fig1b", "total"}, data
+    assert set(jobs) == {"synthesize_brains", "slices", "fig1b", "total"}, jobs
+    # a validation-split parameter does not touch the test slices, so fig1b stays done
+    val = workdir / "val.yaml"
+    val.write_text("split: {val_fraction: 0.3}\n")
+    again = snakemake(workdir, "-n", "results/fig1b.pdf", "--configfile", str(TINY), str(val))
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_whole_dag_with_your_own_models(workdir):
+    """The README's worked example on the tiny config: train your model with your code, then
+    `all` evaluates it (class + state dict, and TorchScript) exactly like ours."""
+    example = REPO / "examples" / "byom"
+    snakemake(workdir, "results/data/train.npy", "--configfile", str(TINY), "--cores", "2")
+    subprocess.run(
+        [
+            sys.executable,
+            str(example / "train_tiny.py"),
+            "results/data/train.npy",
+            "my_model.pt",
+            "my_model.torchscript.pt",
+        ],
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(example)},
+    )
+    snakemake(
+        workdir,
+        "all",
+        "--configfile",
+        str(TINY),
+        str(example / "byom.yaml"),
+        "--cores",
+        "2",
+        pythonpath=str(example),
+    )
+    results = workdir / "results"
+    for figure in (
+        "fig1a",
+        "fig1b",
+        "fig2",
+        "fig3a",
+        "fig3b",
+        "fig4a",
+        "fig4b",
+        "fig5",
+        "fig6a",
+        "fig6b",
+    ):
+        for suffix in (".pdf", ".png", ".csv"):
+            assert (results / f"{figure}{suffix}").stat().st_size > 0, figure
+    fig3b = pd.read_csv(results / "fig3b.csv")
+    assert {"model", "intensity", "ap"} <= set(fig3b.columns)
+    assert set(fig3b["model"]) == {
+        "ae128",
+        "ae64",
+        "ae32",
+        "sae1",
+        "sae2",
+        "vqvae",
+        "tiny_ae",
+        "tiny_ts",
+    }
+    # the same weights through a class or TorchScript give the same curve
+    by_model = fig3b.set_index(["model", "intensity"])["ap"]
+    pd.testing.assert_series_equal(by_model["tiny_ae"], by_model["tiny_ts"], check_names=False)
+    fig4b = pd.read_csv(results / "fig4b.csv")
+    assert {"model", "reconstruction_error", "ap"} <= set(fig4b.columns) and len(fig4b) == 8
+    fig1a = pd.read_csv(results / "fig1a.csv")
+    assert list(fig1a.columns) == ["intensity", "sigma", "ap"] and len(fig1a) == 6 * 5
+    fig2 = pd.read_csv(results / "fig2.csv")
+    assert {"anomaly", "sigma", "ap"} <= set(fig2.columns)
+    centres = pd.read_csv(results / "data" / "anomaly_centres.csv")
+    assert list(centres.columns) == ["image", "row", "col", "radius"]

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared settings of the single-node SLURM test cluster (sourced by the other scripts here).
 #
 # Everything lives in one private run directory: slurm.conf, gres.conf, a munge key and socket,

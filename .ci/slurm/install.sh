@@ -5,6 +5,7 @@
 #     system packages and adds only the pinned executor plugin of pyproject's `slurm` extra, so the
 #     system Python (and every other test) never imports the plugin.
 set -euo pipefail
+# shellcheck source=.ci/slurm/common.sh
 source "$(dirname "$0")/common.sh"
 
 need_apt=()

@@ -6,6 +6,7 @@
 #   bash .ci/slurm/stage.sh          # from the repository root; about 5-10 min on 2 cores
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=.ci/slurm/common.sh
 source "$here/common.sh"
 cd "$RP_REPO"
 started=$SECONDS

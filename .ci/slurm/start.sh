@@ -11,6 +11,7 @@
 # Fails (exit 1, daemon logs on stderr) unless the node reaches the idle state in time.
 # Afterwards: export SLURM_CONF=$RP_SLURM_DIR/slurm.conf (also written to $RP_SLURM_DIR/env).
 set -euo pipefail
+# shellcheck source=.ci/slurm/common.sh
 source "$(dirname "$0")/common.sh"
 export SLURM_CONF="$RP_SLURM_CONF"
 
@@ -22,10 +23,14 @@ for bin in slurmctld slurmd munged mungekey sinfo; do
     command -v "$bin" >/dev/null || rp_die "$bin not found: run .ci/slurm/install.sh first"
 done
 
+# From here on a failed start leaves nothing behind: no daemon, no /etc/slurm/slurm.conf.
+trap 'status=$?; ((status == 0)) || bash "$(dirname "$0")/stop.sh"' EXIT
+
 rm -rf "$RP_SLURM_DIR"
 # munged wants execute permission for all on its socket dir and a key readable only by its owner.
-mkdir -p -m 0755 "$RP_SLURM_DIR" "$RP_SLURM_DIR/munge"
-mkdir -p -m 0700 "$RP_SLURM_DIR/munge/key"
+mkdir -p "$(dirname "$RP_SLURM_DIR")"
+mkdir -m 0755 "$RP_SLURM_DIR" "$RP_SLURM_DIR/munge"
+mkdir -m 0700 "$RP_SLURM_DIR/munge/key"
 mkdir -p "$RP_SLURM_DIR"/{state,spool,log,pid}
 
 host="$(hostname -s)"

@@ -3,6 +3,7 @@
 # PIDs start.sh recorded (SIGTERM, SIGKILL after 15 s), and remove the run directory.
 # Safe to call twice or when nothing runs. Exit status 1 if a daemon would not die.
 set -uo pipefail
+# shellcheck source=.ci/slurm/common.sh
 source "$(dirname "$0")/common.sh"
 export SLURM_CONF="$RP_SLURM_CONF"
 
