@@ -2,18 +2,17 @@
 
 import copy
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import REPO, run_snakemake
 from snakemake.utils import validate
 
+from residual_pitfalls.architectures import ARCHITECTURES as ARCHS
 from residual_pitfalls.settings import ConfigError, check_config
 
-REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
-ARCHS = ("autoencoder", "spatial_autoencoder", "vqvae2")
 
 
 @pytest.fixture
@@ -76,24 +75,7 @@ def test_cross_key_checks_name_the_key(config, edit, message):
 
 def _dry_run(tmp_path: Path, overlay: str) -> subprocess.CompletedProcess:
     (tmp_path / "overlay.yaml").write_text(overlay)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "-n",
-            "all",
-            "--configfile",
-            str(tmp_path / "overlay.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_snakemake(tmp_path, "-n", "all", "--configfile", str(tmp_path / "overlay.yaml"))
 
 
 def test_workflow_stops_on_a_typo_naming_the_key(tmp_path):

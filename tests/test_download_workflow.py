@@ -3,7 +3,6 @@
 import hashlib
 import os
 import subprocess
-import sys
 import threading
 import zipfile
 from functools import partial
@@ -13,8 +12,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from helpers import TINY, run_snakemake
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "s3cret-test-token"
 
 pytestmark = pytest.mark.workflow
@@ -61,26 +60,16 @@ def run(workdir: Path, overlay: Path, env_token: str | None) -> subprocess.Compl
     env = {k: v for k, v in os.environ.items() if k != "TEST_MOOD_TOKEN"}
     if env_token:
         env["TEST_MOOD_TOKEN"] = env_token
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(workdir),
-            "results/data/test.npy",
-            "--configfile",
-            str(REPO / "config" / "tiny.yaml"),
-            str(overlay),
-            "--cores",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    return run_snakemake(
+        workdir,
+        "results/data/test.npy",
+        "--configfile",
+        str(TINY),
+        str(overlay),
+        "--cores",
+        "1",
         env=env,
+        timeout=600,
     )
 
 

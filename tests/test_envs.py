@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
 ENVS = REPO / "envs"
@@ -194,18 +195,7 @@ def clean_env(workdir: Path) -> dict[str, str]:
 
 
 def snakemake(python: str, workdir: Path, *args: str, timeout: int = 900) -> str:
-    cmd = [
-        python,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = snakemake_command(workdir, "--cores", "2", *args, python=python)
     result = subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, env=clean_env(workdir)
     )

@@ -1,15 +1,12 @@
 """App. D through the real workflow: Figs. 7-8 from a tiny labelled NIfTI folder written here."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from helpers import TINY, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -54,25 +51,15 @@ lesion_figures: {{fig7: [brats], fig8: [wmh]}}
     )
     work = tmp_path / "run"
     before = sorted((p, p.stat().st_mtime_ns) for p in tmp_path.rglob("*.nii.gz"))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(work),
-            "results/fig7.pdf",
-            "results/fig8.pdf",
-            "--configfile",
-            str(REPO / "config" / "tiny.yaml"),
-            str(overlay),
-            "--cores",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
+    result = run_snakemake(
+        work,
+        "results/fig7.pdf",
+        "results/fig8.pdf",
+        "--configfile",
+        str(TINY),
+        str(overlay),
+        "--cores",
+        "2",
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]

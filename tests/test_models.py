@@ -435,3 +435,16 @@ def test_external_errors(tmp_path):
         )
     with pytest.raises(CheckpointError, match="TorchScript"):
         load_external_model(checkpoint=path)  # a state dict is not a TorchScript file
+
+
+def test_sized_hparams_fill_the_input_size_only_where_the_class_takes_it():
+    from residual_pitfalls.models import sized_hparams
+
+    assert sized_hparams("autoencoder", {"latent_dim": 64}, 128) == {
+        "inp_size": 128,
+        "latent_dim": 64,
+    }
+    assert sized_hparams("spatial_autoencoder", {"inp_size": 64}, 128) == {"inp_size": 64}
+    assert sized_hparams("vqvae2", {}, 128) == {}
+    with pytest.raises(ValueError, match="unknown model arch 'unet'"):
+        sized_hparams("unet", {}, 128)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
 import yaml
+from helpers import snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO / "config" / "paper.yaml"
@@ -68,19 +68,7 @@ def paper_dry_run(tmp_path_factory) -> list[dict]:
     volume = nib.Nifti1Image(np.full((4, 4, 4), 0.5, np.float32), np.eye(4))
     for i in range(N_VOLUMES):
         nib.save(volume, mood / f"{i:05d}.nii.gz")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "-n",
-        "all",
-        "--configfile",
-        str(PAPER),
-    ]
+    cmd = snakemake_command(workdir, "-n", "all", "--configfile", str(PAPER))
     result = subprocess.run(
         cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"}
     )

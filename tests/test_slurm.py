@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
@@ -134,14 +135,7 @@ def snakemake_slurm(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         "-k",
         "120",
         str(RUN_TIMEOUT_S),
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        *args,
+        *snakemake_command(workdir, *args),
     ]
     env = {**os.environ, "NUMBA_CACHE_DIR": str(workdir / ".numba"), "MPLBACKEND": "Agg"}
     result = run(cmd, timeout=RUN_TIMEOUT_S + 180, env=env)

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-TINY = REPO / "config" / "tiny.yaml"
+from helpers import REPO, TINY, snakemake_command
 
 pytestmark = pytest.mark.workflow
 
@@ -22,16 +20,7 @@ def snakemake(
     env = {**os.environ, "NUMBA_CACHE_DIR": str(workdir / ".numba")}
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        *args,
-    ]
+    cmd = snakemake_command(workdir, *args)
     result = subprocess.run(
         cmd,
         capture_output=True,

@@ -394,19 +394,32 @@ def synthetic_volume(
     return volume, affine
 
 
-def _write_one(path: Path, subject: int, seed: int, size: int, slab: tuple[int, int] | None,
-               target_mean: float | None) -> None:
+def _write_one(
+    path: Path,
+    subject: int,
+    seed: int,
+    size: int,
+    slab: tuple[int, int] | None,
+    target_mean: float | None,
+) -> None:
     import nibabel as nib
 
-    volume, affine = synthetic_volume(subject, seed=seed, size=size, slab=slab,
-                                      target_mean=target_mean)
+    volume, affine = synthetic_volume(
+        subject, seed=seed, size=size, slab=slab, target_mean=target_mean
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     nib.save(nib.Nifti1Image(volume, affine), str(path))
 
 
 def write_synthetic_volumes(
-    paths: Sequence[Path], *, seed: int, size: int, slab: tuple[int, int] | None = None,
-    target_mean: float | None = None, workers: int = 1, progress: bool = True,
+    paths: Sequence[Path],
+    *,
+    seed: int,
+    size: int,
+    slab: tuple[int, int] | None = None,
+    target_mean: float | None = None,
+    workers: int = 1,
+    progress: bool = True,
 ) -> None:
     """Render subject i of the population into paths[i] as a NIfTI volume (float32, RAS affine)."""
     from concurrent.futures import ProcessPoolExecutor

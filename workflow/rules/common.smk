@@ -12,12 +12,9 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, _paths) if p))
 from residual_pitfalls.settings import check_config
 from residual_pitfalls.data import list_volumes, pair_files, split_volumes
 
-# Trainable architectures, by name, without importing torch to build the DAG; those with a dense
-# bottleneck are built for the working image size.
-ARCHS = ("autoencoder", "spatial_autoencoder", "vqvae2")
-SIZED_ARCHS = ("autoencoder", "spatial_autoencoder")
+from residual_pitfalls.architectures import ARCHITECTURES
 
-check_config(config, known_archs=ARCHS)
+check_config(config, known_archs=ARCHITECTURES)
 
 DATASET = config["datasets"][config["dataset"]]
 
@@ -110,12 +107,6 @@ def companion_files(name, kind, images=None):
 
 def trained_models():
     return [m for m, spec in config["models"].items() if "checkpoint" not in spec]
-
-
-def model_hparams(wildcards):
-    spec = config["models"][wildcards.model]
-    sized = {"inp_size": config["image_size"]} if spec["arch"] in SIZED_ARCHS else {}
-    return {**sized, **spec["hparams"]}
 
 
 def model_checkpoint(wildcards):

@@ -11,7 +11,8 @@ rule train_model:
         curve="results/models/{model}/loss.png",
     params:
         arch=lambda wc: config["models"][wc.model]["arch"],
-        hparams=model_hparams,
+        hparams=lambda wc: config["models"][wc.model]["hparams"],
+        image_size=config["image_size"],
         training=config["training"],
         seed=config["seed"],
         workdir=lambda wc: f"results/models/{wc.model}",

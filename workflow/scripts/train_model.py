@@ -5,15 +5,17 @@ from pathlib import Path
 
 import numpy as np
 
+from residual_pitfalls.models import sized_hparams
 from residual_pitfalls.runlog import job_log
 from residual_pitfalls.train import plot_loss_curve, train_model
 
 with job_log(snakemake.log[0]):
     training = dict(snakemake.params.training)
     workdir = Path(snakemake.params.workdir)
+    arch = snakemake.params.arch
     final = train_model(
-        snakemake.params.arch,
-        dict(snakemake.params.hparams),
+        arch,
+        sized_hparams(arch, snakemake.params.hparams, snakemake.params.image_size),
         np.load(snakemake.input.train),
         np.load(snakemake.input.val),
         steps=training["steps"],

@@ -2,7 +2,7 @@
 
 Every model maps ``(B, 1, H, W)`` float32 to a reconstruction of the same shape and has
 ``loss(x) -> (scalar loss, reconstruction)``. Adding a model is one class plus one line in
-:data:`MODELS`.
+:data:`residual_pitfalls.architectures.ARCHITECTURES` (torch-free, so the workflow can check names).
 
 Checkpoints are plain dicts that load with ``torch.load(path, weights_only=True)``::
 
@@ -22,7 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from residual_pitfalls.architectures import ARCHITECTURES
 from residual_pitfalls.models.autoencoder import AutoEncoder, SpatialAutoEncoder
+from residual_pitfalls.models.external import import_class
 from residual_pitfalls.models.vqvae import VQVAE2
 
 __all__ = [
@@ -35,15 +37,14 @@ __all__ = [
     "default_device",
     "load_model",
     "load_state_dict_checked",
+    "sized_hparams",
     "read_checkpoint",
     "reconstruct",
     "save_checkpoint",
 ]
 
 MODELS: dict[str, type[nn.Module]] = {
-    "autoencoder": AutoEncoder,
-    "spatial_autoencoder": SpatialAutoEncoder,
-    "vqvae2": VQVAE2,
+    name: import_class(path) for name, path in ARCHITECTURES.items()
 }
 
 REQUIRED_KEYS = ("arch", "hparams", "state_dict")
@@ -58,6 +59,15 @@ def default_device(device: str | None = None) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def sized_hparams(arch: str, hparams: Mapping[str, Any], image_size: int) -> dict[str, Any]:
+    """``hparams`` with ``inp_size=image_size`` added for architectures built for one input size
+    (the dense-bottleneck autoencoders); an explicit ``inp_size`` in hparams wins."""
+    if arch not in MODELS:
+        raise ValueError(f"unknown model arch {arch!r}; valid: {sorted(MODELS)}")
+    takes_size = "inp_size" in inspect.signature(MODELS[arch].__init__).parameters
+    return {**({"inp_size": image_size} if takes_size else {}), **hparams}
 
 
 def build_model(arch: str, **hparams: Any) -> nn.Module:

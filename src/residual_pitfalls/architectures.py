@@ -1,0 +1,12 @@
+"""The trainable architectures by name, importable without torch.
+
+The workflow checks the config's `arch` names against this dict when it starts; the classes are
+imported only where a model is built (`residual_pitfalls.models.MODELS`). Adding a model is one class
+plus one line here plus one `models:` entry in config.yaml.
+"""
+
+ARCHITECTURES: dict[str, str] = {
+    "autoencoder": "residual_pitfalls.models.autoencoder:AutoEncoder",
+    "spatial_autoencoder": "residual_pitfalls.models.autoencoder:SpatialAutoEncoder",
+    "vqvae2": "residual_pitfalls.models.vqvae:VQVAE2",
+}

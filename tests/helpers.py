@@ -1,0 +1,26 @@
+"""Shared by the tests that run the real workflow in a subprocess."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+TINY = REPO / "config" / "tiny.yaml"
+
+
+def snakemake_command(workdir: Path, *args: str, python: str = sys.executable) -> list[str]:
+    """`python -m snakemake` on the repo's Snakefile in `workdir`.
+
+    Put targets before `--configfile`: it takes several values and would swallow them.
+    """
+    return [python, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir), *args]
+
+
+def run_snakemake(
+    workdir: Path, *args: str, env: dict | None = None, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    """Run snakemake and return the finished process (stdout and stderr captured as text)."""
+    return subprocess.run(
+        snakemake_command(workdir, *args), capture_output=True, text=True, env=env, timeout=timeout
+    )
