@@ -77,49 +77,53 @@ def texture_table(
 def model_curve_table(
     frames: Sequence[pd.DataFrame],
     labels: Mapping[str, str],
-    grid_frame: pd.DataFrame,
+    grid_frame: pd.DataFrame | None,
     matched_models: Sequence[str],
     n_resamples: int,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fig. 3(a)/(b): (curves: model,label,intensity,ap,ap_low,ap_high,matched_sigma,censored;
+    """Fig. 3(a)/(b): (curves: model,label,intensity,ap,ap_low,ap_high[,matched_sigma,censored];
     the matched blur curves of `matched_models`: matched_to,sigma,intensity,ap).
 
-    matched_sigma is the sigma whose Exp 1 AP-vs-intensity column is closest in L1 to the model's curve
-    (SPEC 5.6); censored marks a match at the edge of the sigma grid (the true match may lie beyond).
+    With an Exp 1 grid (Fig. 3(a)), matched_sigma is the sigma whose Exp 1 AP-vs-intensity column is
+    closest in L1 to the model's curve (SPEC 5.6); censored marks a match at the edge of the sigma
+    grid (the true match may lie beyond). Without one (Fig. 3(b)) there is no matching.
     """
     rng = np.random.default_rng(seed)
-    grid = mean_grid(grid_frame, "intensity", "sigma")
-    sigmas = grid.columns.to_numpy(dtype=float)
+    grid = None if grid_frame is None else mean_grid(grid_frame, "intensity", "sigma")
     curves, matched = [], []
     for frame in frames:
         model = str(frame["model"].iloc[0])
         curve = _curve_with_band(frame, "intensity", n_resamples, rng)
-        if not np.allclose(curve["intensity"].to_numpy(), grid.index.to_numpy(dtype=float)):
-            raise ValueError("Exp 3 and Exp 1 were run on different intensity grids")
-        col = best_match(curve["ap"].to_numpy(), grid.to_numpy().T)
         curve.insert(0, "label", labels.get(model, model))
         curve.insert(0, "model", model)
-        curve["matched_sigma"] = sigmas[col]
-        curve["censored"] = col in (0, len(sigmas) - 1)
         curves.append(curve)
+        if grid is None:
+            continue
+        sigma, censored, blur_curve = _match_sigma(curve, grid)
+        curve["matched_sigma"] = sigma
+        curve["censored"] = censored
         if model in matched_models:
-            matched.append(
-                pd.DataFrame(
-                    {
-                        "matched_to": labels.get(model, model),
-                        "sigma": sigmas[col],
-                        "intensity": grid.index.to_numpy(dtype=float),
-                        "ap": grid.iloc[:, col].to_numpy(),
-                    }
-                )
-            )
+            matched.append(blur_curve.assign(matched_to=labels.get(model, model), sigma=sigma))
     matched_frame = (
-        pd.concat(matched, ignore_index=True)
+        pd.concat(matched, ignore_index=True)[["matched_to", "sigma", "intensity", "ap"]]
         if matched
         else pd.DataFrame(columns=["matched_to", "sigma", "intensity", "ap"])
     )
     return pd.concat(curves, ignore_index=True), matched_frame
+
+
+def _match_sigma(curve: pd.DataFrame, grid: pd.DataFrame) -> tuple[float, bool, pd.DataFrame]:
+    """(matched sigma, whether it sits at the grid edge, the matched Exp 1 curve: intensity,ap);
+    grid: mean AP, rows intensity, columns sigma."""
+    if not np.allclose(curve["intensity"].to_numpy(), grid.index.to_numpy(dtype=float)):
+        raise ValueError("Exp 3 and Exp 1 were run on different intensity grids")
+    sigmas = grid.columns.to_numpy(dtype=float)
+    col = best_match(curve["ap"].to_numpy(), grid.to_numpy().T)
+    blur_curve = pd.DataFrame(
+        {"intensity": grid.index.to_numpy(dtype=float), "ap": grid.iloc[:, col].to_numpy()}
+    )
+    return float(sigmas[col]), col in (0, len(sigmas) - 1), blur_curve
 
 
 def error_vs_ap_table(

@@ -1,0 +1,19 @@
+# Provenance for the HTML report (`snakemake --report results/report.html` after `all`).
+
+
+rule provenance:
+    output:
+        report(
+            "results/provenance.yaml",
+            caption="../report/provenance.rst",
+            category="Provenance",
+        ),
+    params:
+        config=config,
+    log:
+        "logs/provenance.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/provenance.py"
