@@ -130,19 +130,19 @@ def model_curves(
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     _band_curves(ax, "intensity", curves, "label")
     if matched is not None:
-        for sigma, part in matched.groupby("sigma", sort=False):
+        for i, (model, part) in enumerate(matched.groupby("matched_to", sort=False)):
             ax.plot(
                 part["intensity"],
                 part["ap"],
-                linestyle="--",
-                color="gray",
-                label=f"Gaussian blur σ={sigma:.2f} ({part['matched_to'].iloc[0]})",
+                linestyle=("--", ":", "-.")[i % 3],
+                color="black",
+                label=f"Gaussian blur σ={part['sigma'].iloc[0]:.2f} ({model})",
             )
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("intensity")
     ax.set_ylabel("AP")
     ax.set_title(title)
-    ax.legend(loc="lower right", frameon=False, fontsize="small")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize="small")
     return fig
 
 
@@ -184,15 +184,10 @@ def error_vs_ap(points: pd.DataFrame, style: Mapping) -> plt.Figure:
     """Fig. 4(b): one point per model (columns label, reconstruction_error, ap)."""
     _apply_style(style)
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.scatter(points["reconstruction_error"], points["ap"])
-    for _, p in points.iterrows():
-        ax.annotate(
-            p["label"],
-            (p["reconstruction_error"], p["ap"]),
-            fontsize="small",
-            xytext=(4, 4),
-            textcoords="offset points",
-        )
+    markers = "osD^vP*Xhp"
+    for i, p in enumerate(points.itertuples()):
+        ax.scatter(p.reconstruction_error, p.ap, marker=markers[i % len(markers)], label=p.label)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize="small")
     ax.set_xlabel("reconstruction error (mean |x̂ − x|, healthy test set)")
     ax.set_ylabel("AP (mean over intensities, Exp. 3.2)")
     return fig

@@ -376,6 +376,7 @@ def train_model(
         start = 0
         if last_path.exists():
             start, best, rows = _resume(last_path, arch, hparams, config, model, optimizer, steps)
+            print(f"resuming from {last_path} at step {start} of {steps}", file=sys.stderr)
         else:
             rows = []
             for path in (*best_paths.values(), workdir / "model.pt"):

@@ -127,7 +127,6 @@ use rule fig3a as fig3b with:
     localrule: True  # `use rule ... with:` resets it to False
     input:
         curves=expand("results/metrics/exp3_{model}_anomalous.parquet", model=list(config["models"])),
-        grid="results/metrics/exp1_raw.parquet",
     output:
         **figure_outputs("fig3b"),
     params:

@@ -12,7 +12,7 @@ with job_log(snakemake.log[0]):
     curves, matched = model_curve_table(
         [pd.read_parquet(p) for p in snakemake.input.curves],
         labels,
-        pd.read_parquet(snakemake.input.grid),
+        pd.read_parquet(snakemake.input.grid) if "grid" in snakemake.input.keys() else None,
         matched_models=snakemake.params.matched,
         n_resamples=style["bootstrap"],
     )
@@ -29,4 +29,5 @@ with job_log(snakemake.log[0]):
         )
     )
     save_figure(fig, table, snakemake.output.pdf, dpi=style["dpi"])
-    print(curves.groupby("model")[["matched_sigma", "censored"]].first())
+    if "matched_sigma" in curves:
+        print(curves.groupby("model")[["matched_sigma", "censored"]].first())

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from residual_pitfalls.experiments import linspace, model_examples, model_intensity_curves
 from residual_pitfalls.models import load_model, reconstruct
@@ -11,6 +12,7 @@ from residual_pitfalls.models.external import load_external_model
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)  # jobs run side by side: no oversubscription
     spec = snakemake.params.spec
     checkpoint = Path(snakemake.input.checkpoint)
     if "checkpoint" in spec:  # a model we did not write: evaluated exactly like ours
