@@ -12,7 +12,7 @@ with job_log(snakemake.log[0]):
     curves, matched = model_curve_table(
         [pd.read_parquet(p) for p in snakemake.input.curves],
         labels,
-        pd.read_parquet(snakemake.input.grid) if "grid" in snakemake.input.keys() else None,
+        pd.read_parquet(grid) if (grid := getattr(snakemake.input, "grid", None)) else None,
         matched_models=snakemake.params.matched,
         n_resamples=style["bootstrap"],
     )
