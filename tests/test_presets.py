@@ -106,6 +106,7 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
                 "fig6b",
             )
         },
+        "provenance": 1,
         "all": 1,
     }
     assert counts == expected  # MOOD is the user's data: nothing synthesised or downloaded
