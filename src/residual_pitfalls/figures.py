@@ -87,7 +87,7 @@ def brain_histogram(
     ax.set_xlim(0, 1)
     ax.set_xlabel("intensity")
     ax.set_ylabel("frequency (brain pixels)")
-    ax.legend(frameon=False)
+    ax.legend(loc="upper right", framealpha=0.9)
     if title:
         ax.set_title(title)
     return fig
