@@ -15,7 +15,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import yaml
-from helpers import snakemake_command
+from helpers import FIGURES, snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO / "config" / "paper.yaml"
@@ -91,21 +91,7 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
         "texture_sigma_curve": len(config["anomaly"]["textures"]),
         "train_model": n_models,
         "model_intensity_curve": 2 * n_models,  # healthy, anomalous
-        **{
-            f: 1
-            for f in (
-                "fig1a",
-                "fig1b",
-                "fig2",
-                "fig3a",
-                "fig3b",
-                "fig4a",
-                "fig4b",
-                "fig5",
-                "fig6a",
-                "fig6b",
-            )
-        },
+        **{f: 1 for f in FIGURES},
         "provenance": 1,
         "all": 1,
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import REPO, TINY, snakemake_command
+from helpers import FIGURES, REPO, TINY, snakemake_command
 
 pytestmark = pytest.mark.workflow
 
@@ -57,16 +57,7 @@ def test_dry_run_lists_the_whole_dag(workdir):
         "texture_sigma_curve",
         "train_model",
         "model_intensity_curve",
-        "fig1a",
-        "fig1b",
-        "fig2",
-        "fig3a",
-        "fig3b",
-        "fig4a",
-        "fig4b",
-        "fig5",
-        "fig6a",
-        "fig6b",
+        *FIGURES,
     ):
         assert rule in jobs, (rule, jobs)
     assert jobs["train_model"] == 6 and jobs["model_intensity_curve"] == 12
@@ -135,18 +126,7 @@ def test_whole_dag_with_your_own_models(workdir):
         pythonpath=str(example),
     )
     results = workdir / "results"
-    for figure in (
-        "fig1a",
-        "fig1b",
-        "fig2",
-        "fig3a",
-        "fig3b",
-        "fig4a",
-        "fig4b",
-        "fig5",
-        "fig6a",
-        "fig6b",
-    ):
+    for figure in FIGURES:
         for suffix in (".pdf", ".png", ".csv"):
             assert (results / f"{figure}{suffix}").stat().st_size > 0, figure
     fig3b = pd.read_csv(results / "fig3b.csv")
