@@ -14,4 +14,5 @@ with job_log(snakemake.log[0]):
         ignore_values=tuple(snakemake.params.ignore_values),
         normalisation=snakemake.params.normalisation,
         reorient=snakemake.params.reorient,
+        progress=True,
     ).to_csv(snakemake.output[0], index=False)
