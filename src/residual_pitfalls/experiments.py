@@ -54,7 +54,8 @@ def intensity_sweep_aps(
 ) -> np.ndarray:
     """(K,) APs of |reconstruction - anomalous| where the anomalous image is `image` with the label
     pixels replaced by each intensity; reconstruction is fixed across intensities (Exp 1, 3.1)."""
-    negatives = np.abs(reconstruction[~label] - image[~label])
+    normal = ~label
+    negatives = np.abs(reconstruction[normal] - image[normal])
     return average_precision_intensity_sweep(negatives, reconstruction[label], intensities)
 
 
