@@ -49,27 +49,8 @@ def download_targets(entry):
     return [os.path.join(entry["path"], v) for v in volumes]
 
 
-def split_files():
-    """The sorted 60/40 (+ validation) split of the selected data set, computed once."""
-    global _SPLIT
-    if _SPLIT is None:
-        _SPLIT = _compute_split()
-    return _SPLIT
-
-
-_SPLIT = None
-
-
-def _compute_split():
-    return split_volumes(
-        [Path(f) for f in dataset_files(config["dataset"])],
-        train_fraction=config["split"]["train_fraction"],
-        val_fraction=config["split"]["val_fraction"],
-    )
-
-
 def split_inputs(wildcards):
-    volumes = [str(f) for f in split_files()[wildcards.split]]
+    volumes = [str(f) for f in SPLIT[wildcards.split]]
     masks = companion_files(config["dataset"], "mask", volumes)
     return {"volumes": volumes, "masks": masks}
 
@@ -103,10 +84,6 @@ def companion_files(name, kind, images=None):
     manifest = Path(spec["manifest"]) if "manifest" in spec else None
     column = "label" if kind == "labels" else "mask"
     return [str(p) for p in pair_files(images, replace=replace, manifest=manifest, column=column)]
-
-
-def trained_models():
-    return [m for m, spec in config["models"].items() if "checkpoint" not in spec]
 
 
 def model_checkpoint(wildcards):
@@ -144,5 +121,10 @@ def figure_outputs(name):
     }
 
 
-# Fail at start-up, naming the folder or the counts, when the data cannot make a split.
-split_files()
+# The sorted 60/40 (+ validation) split of the selected data set, computed once at start-up, so a
+# missing folder or too few volumes stop the run with an error naming the folder or the counts.
+SPLIT = split_volumes(
+    [Path(f) for f in dataset_files(config["dataset"])],
+    train_fraction=config["split"]["train_fraction"],
+    val_fraction=config["split"]["val_fraction"],
+)
