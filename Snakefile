@@ -15,15 +15,14 @@
 #   results/report.html                      `snakemake --report results/report.html`
 #   logs/<rule>/..., results/benchmarks/<rule>/...  one log and one benchmark per job
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
-
-validate(config, "workflow/schemas/config.schema.yaml")
+# workflow/rules/common.smk checks it (workflow/schemas/config.schema.yaml and cross-key checks).
 
 
 include: "workflow/rules/common.smk"

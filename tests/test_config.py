@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import REPO, run_snakemake
+from helpers import REPO, TINY, run_snakemake
 from snakemake.utils import validate
 
 from residual_pitfalls.architectures import ARCHITECTURES as ARCHS
-from residual_pitfalls.settings import ConfigError, check_config
+from residual_pitfalls.settings import ConfigError, check_config, check_finite
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -74,8 +74,20 @@ def test_cross_key_checks_name_the_key(config, edit, message):
 
 
 def _dry_run(tmp_path: Path, overlay: str) -> subprocess.CompletedProcess:
+    """`snakemake -n all` on the tiny config plus `overlay` (YAML text); a start-up check costs ~2 s."""
     (tmp_path / "overlay.yaml").write_text(overlay)
-    return run_snakemake(tmp_path, "-n", "all", "--configfile", str(tmp_path / "overlay.yaml"))
+    return run_snakemake(
+        tmp_path, "-n", "all", "--configfile", str(TINY), str(tmp_path / "overlay.yaml")
+    )
+
+
+def _start_up_error(tmp_path: Path, overlay: str) -> str:
+    """The output of a dry run that must stop at start-up (before any job is planned)."""
+    result = _dry_run(tmp_path, overlay)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-2000:]
+    assert "Building DAG" not in output, output[-2000:]
+    return output
 
 
 def test_workflow_stops_on_a_typo_naming_the_key(tmp_path):
@@ -91,3 +103,31 @@ def test_workflow_stops_on_a_missing_data_folder_naming_it(tmp_path):
     )
     assert result.returncode != 0
     assert f"data folder '{missing}' does not exist" in result.stdout + result.stderr
+
+
+# --- non-finite numbers (issue 11.5) -----------------------------------------------------------
+
+
+def test_check_finite_walks_nested_mappings_and_lists():
+    check_finite({"a": {"b": [1.0, 2, None, "x"]}, "c": True})
+    with pytest.raises(ConfigError, match=r"'a\.b\[1\]': inf is not a finite number"):
+        check_finite({"a": {"b": [1.0, float("inf")]}})
+    with pytest.raises(ConfigError, match="'c': nan is not a finite number"):
+        check_finite({"c": float("nan")})
+
+
+@pytest.mark.parametrize(
+    ("overlay", "key"),
+    [
+        # today: accepted, and four of five sigma columns vanish from Fig. 1(a)
+        ("grid: {sigma: {start: .nan}}", "grid.sigma.start"),
+        # today: fails deep inside a job without naming the key
+        ("anomaly: {radius: .nan}", "anomaly.radius"),
+        ("training: {lr: .inf}", "training.lr"),
+        ("figures: {font_size: -.inf}", "figures.font_size"),
+    ],
+)
+def test_non_finite_numbers_stop_the_start_up_naming_the_key(tmp_path, overlay, key):
+    output = _start_up_error(tmp_path, overlay + "\n")
+    assert f"config key '{key}':" in output
+    assert "is not a finite number" in output

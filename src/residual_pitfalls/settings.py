@@ -1,16 +1,51 @@
 """Checks of a configuration mapping that a JSON schema cannot express (cross-key consistency).
 
-The workflow validates config.yaml against workflow/schemas/config.schema.yaml first (types, unknown
-keys), then calls ``check_config``. Every error names the key and says what is expected.
+The workflow first calls ``check_finite`` (a NaN passes every bound of a JSON schema), then
+validates config.yaml against workflow/schemas/config.schema.yaml (types, ranges, unknown keys),
+then calls ``check_config``. Every error names the key and says what is expected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 
 class ConfigError(ValueError):
     """A configuration value is inconsistent; the message names the key."""
+
+
+def key_path(parts: Iterable[str | int]) -> str:
+    """'grid.sigma.start' / 'slices.test[0]' from the keys and list indices leading to a value."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _leaves(node: Any, parts: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple, Any]]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _leaves(value, (*parts, key))
+    elif isinstance(node, Sequence) and not isinstance(node, str):
+        for index, value in enumerate(node):
+            yield from _leaves(value, (*parts, index))
+    else:
+        yield parts, node
+
+
+def check_finite(config: Mapping) -> None:
+    """Raise ConfigError naming the first key whose value is NaN or an infinity (at any depth).
+
+    Runs before the schema: every comparison with NaN is false, so `minimum`/`maximum` let it pass.
+    """
+    for parts, value in _leaves(config):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(
+                f"config key '{key_path(parts)}': {value} is not a finite number "
+                "(NaN and infinities are never valid settings)"
+            )
 
 
 def _linspace_bounds(config: Mapping, key: str) -> tuple[float, float, int]:

@@ -9,11 +9,14 @@ sys.path.insert(0, SRC)
 _paths = dict(os.environ).get("PYTHONPATH")
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, _paths) if p))
 
-from residual_pitfalls.settings import check_config
+from residual_pitfalls.settings import check_config, check_finite
 from residual_pitfalls.data import list_volumes, pair_files, split_volumes
 
 from residual_pitfalls.architectures import ARCHITECTURES
+from snakemake.utils import validate
 
+check_finite(config)  # first: NaN passes every bound of a JSON schema
+validate(config, "../schemas/config.schema.yaml")
 check_config(config, known_archs=ARCHITECTURES)
 
 DATASET = config["datasets"][config["dataset"]]
