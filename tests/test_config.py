@@ -131,3 +131,34 @@ def test_non_finite_numbers_stop_the_start_up_naming_the_key(tmp_path, overlay, 
     output = _start_up_error(tmp_path, overlay + "\n")
     assert f"config key '{key}':" in output
     assert "is not a finite number" in output
+
+
+# --- short schema errors (issue 8.12) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [
+        # top level: Snakemake printed the whole schema and config, about 400 lines
+        (
+            "trainng: {steps: 3}",
+            "config key 'trainng': unknown key ('trainng' was unexpected). Did you mean "
+            "'training'? Valid keys at the top level: anomaly, dataset, datasets,",
+        ),
+        # nested: 19 lines with the subschema and the section
+        (
+            "training: {stpes: 3}",
+            "config key 'training.stpes': unknown key ('stpes' was unexpected). Did you mean "
+            "'steps'? Valid keys under 'training': batch_size, bf16, checkpoint_every,",
+        ),
+        (
+            "training: {steps: many}",
+            "config key 'training.steps': 'many' is not of type 'integer'",
+        ),
+    ],
+)
+def test_schema_errors_are_short_and_name_the_key(tmp_path, overlay, expected):
+    output = _start_up_error(tmp_path, overlay + "\n")
+    assert expected in output
+    assert len(output.splitlines()) <= 6, output
+    assert "Failed validating" not in output and "On instance" not in output

@@ -7,9 +7,12 @@ then calls ``check_config``. Every error names the key and says what is expected
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
 
 
 class ConfigError(ValueError):
@@ -46,6 +49,44 @@ def check_finite(config: Mapping) -> None:
                 f"config key '{key_path(parts)}': {value} is not a finite number "
                 "(NaN and infinities are never valid settings)"
             )
+
+
+def _allowed_keys(schema: Mapping, instance: Mapping) -> list[str]:
+    """The keys an object schema accepts for this instance: its `properties`, plus those of every
+    `allOf: [{if, then}]` branch whose condition the instance meets (keys that depend on `source`)."""
+    keys = set(schema.get("properties", {}))
+    for branch in schema.get("allOf", []):
+        if "then" in branch and Draft202012Validator(branch.get("if", {})).is_valid(instance):
+            keys |= set(branch["then"].get("properties", {}))
+    return sorted(keys)
+
+
+def describe_schema_error(error: ValidationError) -> str:
+    """A short message for the first schema violation: the key path, what is wrong, what is expected.
+
+    jsonschema's own text repeats the whole (sub)schema and config, about 400 lines for a top-level
+    typo; this names the key, keeps jsonschema's one-line reason and lists the valid keys for a
+    typo (with a did-you-mean), or adds the key's `description` from the schema.
+    """
+    parts = list(error.absolute_path)
+    where = f"under '{key_path(parts)}'" if parts else "at the top level"
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        allowed = _allowed_keys(error.schema, error.instance)
+        unknown = [key for key in error.instance if key not in allowed]
+        key = unknown[0] if unknown else "?"
+        guess = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f" Did you mean '{guess[0]}'?" if guess else ""
+        if "source" in error.instance and error.validator == "unevaluatedProperties":
+            where += f" for source: {error.instance['source']}"
+        return (
+            f"config key '{key_path([*parts, key])}': unknown key ('{key}' was unexpected).{hint}"
+            f" Valid keys {where}: {', '.join(allowed)}."
+        )
+    if "propertyNames" in error.schema_path:
+        parts.append(error.instance)
+    message = f"config key '{key_path(parts)}': {error.message}" if parts else error.message
+    description = error.schema.get("description") if isinstance(error.schema, Mapping) else None
+    return f"{message} ({' '.join(description.split())})" if description else message
 
 
 def _linspace_bounds(config: Mapping, key: str) -> tuple[float, float, int]:

@@ -9,14 +9,27 @@ sys.path.insert(0, SRC)
 _paths = dict(os.environ).get("PYTHONPATH")
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, _paths) if p))
 
-from residual_pitfalls.settings import check_config, check_finite
+from residual_pitfalls.settings import (
+    ConfigError,
+    check_config,
+    check_finite,
+    describe_schema_error,
+)
 from residual_pitfalls.data import list_volumes, pair_files, split_volumes
 
 from residual_pitfalls.architectures import ARCHITECTURES
+from jsonschema import ValidationError
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 check_finite(config)  # first: NaN passes every bound of a JSON schema
-validate(config, "../schemas/config.schema.yaml")
+try:  # types, ranges, unknown keys; fills in the schema's defaults
+    validate(config, "../schemas/config.schema.yaml")
+except WorkflowError as error:
+    # Snakemake would print the whole schema and config (~400 lines for a top-level typo).
+    if not isinstance(error.__context__, ValidationError):
+        raise
+    raise ConfigError(describe_schema_error(error.__context__)) from None
 check_config(config, known_archs=ARCHITECTURES)
 
 DATASET = config["datasets"][config["dataset"]]
