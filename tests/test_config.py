@@ -162,3 +162,31 @@ def test_schema_errors_are_short_and_name_the_key(tmp_path, overlay, expected):
     assert expected in output
     assert len(output.splitlines()) <= 6, output
     assert "Failed validating" not in output and "On instance" not in output
+
+
+# --- names that become wildcards, file and rule names (issue 11.7) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("overlay", "key", "what"),
+    [
+        # today: MissingInputException (the name goes into a wildcard regex unescaped)
+        ("models: {unet++: {arch: autoencoder}}", "models.unet++", "model names"),
+        ("models: {ae.v2: {arch: autoencoder}}", "models.ae.v2", "model names"),
+        ("datasets: {my data: {source: synthetic, subjects: 10}}", "datasets.my data", "data set"),
+    ],
+)
+def test_names_outside_the_allowed_pattern_stop_the_start_up(tmp_path, overlay, key, what):
+    output = _start_up_error(tmp_path, overlay + "\n")
+    assert f"config key '{key}':" in output
+    assert "does not match '^[A-Za-z0-9_-]+$'" in output
+    assert what in output
+
+
+def test_names_with_dashes_and_underscores_reach_their_files(tmp_path):
+    overlay = tmp_path / "names.yaml"
+    overlay.write_text("models: {my-ae_2: {arch: autoencoder, hparams: {latent_dim: 8}}}\n")
+    target = "results/metrics/exp3_my-ae_2_anomalous.parquet"
+    result = run_snakemake(tmp_path, "-n", target, "--configfile", str(TINY), str(overlay))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "train_model" in result.stdout
