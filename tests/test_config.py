@@ -190,3 +190,21 @@ def test_names_with_dashes_and_underscores_reach_their_files(tmp_path):
     result = run_snakemake(tmp_path, "-n", target, "--configfile", str(TINY), str(overlay))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "train_model" in result.stdout
+
+
+# --- bounded styling values (issue 11.8) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overlay", "message"),
+    [
+        # today: MemoryError: std::bad_alloc in the first figure job
+        ("figures: {dpi: 20000}", "'figures.dpi': 20000 is greater than the maximum of 600"),
+        ("figures: {font_size: 500}", "'figures.font_size': 500 is greater than the maximum of 40"),
+        ("figures: {bootstrap: 100000000}", "'figures.bootstrap': 100000000 is greater than"),
+        # today: fails in the first figure job, after every experiment ran
+        ("figures: {cmap: coolwrm}", "'figures.cmap': 'coolwrm' is not a matplotlib colormap"),
+    ],
+)
+def test_styling_values_are_bounded_at_start_up(tmp_path, overlay, message):
+    assert f"config key {message}" in _start_up_error(tmp_path, overlay + "\n")

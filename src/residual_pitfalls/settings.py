@@ -141,6 +141,16 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
     if lo < 0 or hi < 0:
         raise ConfigError(f"config key 'grid.sigma': sigma must be >= 0, got start {lo}, stop {hi}")
 
+    cmap = config.get("figures", {}).get("cmap")
+    if cmap is not None:
+        from matplotlib import colormaps  # here: only the start-up check needs matplotlib
+
+        if cmap not in colormaps:
+            raise ConfigError(
+                f"config key 'figures.cmap': {cmap!r} is not a matplotlib colormap "
+                "(for instance coolwarm, viridis, magma, gray)"
+            )
+
     known_archs = set(known_archs)
     for key, model in config.get("models", {}).items():
         if "checkpoint" in model:
