@@ -22,14 +22,49 @@ def config() -> dict:
     return config
 
 
+def _merged(base: dict, overlay: dict) -> dict:
+    """`overlay` on top of `base`, mappings merged key by key (as Snakemake merges --configfile)."""
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def test_default_and_presets_are_valid(config):
     check_config(config, ARCHS)
-    for preset in ("tiny", "paper"):
-        merged = copy.deepcopy(config)
-        for key, value in yaml.safe_load((REPO / "config" / f"{preset}.yaml").read_text()).items():
-            merged[key] = {**merged[key], **value} if isinstance(value, dict) else value
+    for preset in ("tiny", "paper", "lesions"):
+        merged = _merged(config, yaml.safe_load((REPO / "config" / f"{preset}.yaml").read_text()))
         validate(merged, str(SCHEMA))
         check_config(merged, ARCHS)
+
+
+def _schema_defaults(schema: dict, path: tuple = ()) -> dict[tuple, object]:
+    """{key path: default} of every fixed key of the schema (not of the per-name maps)."""
+    found = {}
+    for key, sub in schema.get("properties", {}).items():
+        if "default" in sub:
+            found[(*path, key)] = sub["default"]
+        found |= _schema_defaults(sub, (*path, key))
+    return found
+
+
+def test_schema_defaults_agree_with_config_yaml():
+    """config.yaml is always read, but the defaults document the keys: they must say the same."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    defaults = _schema_defaults(schema)
+    assert ("anomaly", "radius") in defaults and ("seed",) in defaults
+    for path, default in defaults.items():
+        node = config
+        for key in path:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        if node != {}:
+            assert node == default, (
+                f"schema default of {'.'.join(path)} is {default!r}, config.yaml says {node!r}"
+            )
 
 
 @pytest.mark.parametrize(
@@ -65,6 +100,11 @@ def test_schema_rejects_typos_and_wrong_types(config, path, value, message):
         (lambda c: c["evaluation"].update(matched_models=["x"]), "'evaluation.matched_models'"),
         (lambda c: c["lesion_figures"].update(fig7=["mood"]), "'datasets.mood.labels' is required"),
         (lambda c: c["datasets"]["mood"].pop("path"), "'datasets.mood.path' is required"),
+        (
+            lambda c: c["training"].update(val_every=0, selection="best_val_ap"),
+            "'training.val_every': 0 \\(never validate\\)",
+        ),
+        (lambda c: c["figures"].update(cmap="jet2"), "'figures.cmap': 'jet2' is not a matplotlib"),
     ],
 )
 def test_cross_key_checks_name_the_key(config, edit, message):
@@ -208,3 +248,57 @@ def test_names_with_dashes_and_underscores_reach_their_files(tmp_path):
 )
 def test_styling_values_are_bounded_at_start_up(tmp_path, overlay, message):
     assert f"config key {message}" in _start_up_error(tmp_path, overlay + "\n")
+
+
+# --- schema gaps (issue 8.10) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [
+        # a mask has no label values (it reused the labels' definition)
+        (
+            "datasets: {mood: {mask: {replace: [_t2, _mask], anomaly_values: [1]}}}",
+            "config key 'datasets.mood.mask.anomaly_values': unknown key",
+        ),
+        # exactly one way to find the companion files
+        ("datasets: {mood: {labels: {}}}", "config key 'datasets.mood.labels': {} is not valid"),
+        # synthetic-only keys on a nifti entry, and NIfTI-only keys on a synthetic one
+        (
+            "datasets: {mood: {subjects: 3}}",
+            "config key 'datasets.mood.subjects': unknown key ('subjects' was unexpected). "
+            "Valid keys under 'datasets.mood' for source: nifti: download, labels,",
+        ),
+        (
+            "datasets: {synthetic: {normalisation: percentile}}",
+            "config key 'datasets.synthetic.normalisation': unknown key",
+        ),
+        ("datasets: {synthetic: {mask: {manifest: m.csv}}}", "'datasets.synthetic.mask'"),
+        # 0 = never validate works, but not with a selection by validation
+        (
+            "training: {val_every: 0, selection: best_val_loss}",
+            "config key 'training.val_every': 0 (never validate) cannot pick a model",
+        ),
+        (
+            "split: {val_fraction: 0}",
+            "config key 'training.val_every': 2 validates, but split.val_fraction is 0",
+        ),
+    ],
+)
+def test_schema_gaps_are_closed_at_start_up(tmp_path, overlay, expected):
+    assert expected in _start_up_error(tmp_path, overlay + "\n")
+
+
+def test_never_validating_is_a_valid_setting(tmp_path):
+    result = _dry_run(tmp_path, "training: {val_every: 0}\nsplit: {val_fraction: 0}\n")
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_defaults_belong_to_the_source_that_uses_them(config):
+    """Only the NIfTI entry gets NIfTI defaults (provenance.yaml showed them under synthetic)."""
+    validate(config, str(SCHEMA))
+    assert config["datasets"]["mood"]["resize"] == "pad"
+    assert config["datasets"]["mood"]["normalisation"] == "none"  # the user's value stays
+    assert not {"pattern", "normalisation", "reorient", "resize"} & set(
+        config["datasets"]["synthetic"]
+    )

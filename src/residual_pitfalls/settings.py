@@ -141,6 +141,19 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
     if lo < 0 or hi < 0:
         raise ConfigError(f"config key 'grid.sigma': sigma must be >= 0, got start {lo}, stop {hi}")
 
+    training = config.get("training", {})
+    if training.get("val_every") == 0 and training.get("selection", "last") != "last":
+        raise ConfigError(
+            f"config key 'training.val_every': 0 (never validate) cannot pick a model by "
+            f"validation (training.selection: {training['selection']}); set selection: last "
+            "or validate every N > 0 steps"
+        )
+    if training.get("val_every", 0) > 0 and config.get("split", {}).get("val_fraction") == 0:
+        raise ConfigError(
+            f"config key 'training.val_every': {training['val_every']} validates, but "
+            "split.val_fraction is 0 (no validation volumes); set val_every: 0 or a val_fraction > 0"
+        )
+
     cmap = config.get("figures", {}).get("cmap")
     if cmap is not None:
         from matplotlib import colormaps  # here: only the start-up check needs matplotlib
