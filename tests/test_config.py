@@ -1,12 +1,16 @@
 """Bad configuration gets a clear error at start-up that names the key."""
 
 import copy
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
+import nibabel as nib
 import pytest
 import yaml
-from helpers import REPO, TINY, run_snakemake
+from helpers import REPO, TINY, run_snakemake, snakemake_command
 from snakemake.utils import validate
 
 from residual_pitfalls.architectures import ARCHITECTURES as ARCHS
@@ -302,3 +306,58 @@ def test_defaults_belong_to_the_source_that_uses_them(config):
     assert not {"pattern", "normalisation", "reorient", "resize"} & set(
         config["datasets"]["synthetic"]
     )
+
+
+# --- the default workflow profile: after Ctrl-C the same command works (issue 11) ----------------
+
+DEFAULT_PROFILE = REPO / "profiles" / "default" / "config.yaml"
+
+
+def test_default_profile_leaves_the_slurm_profile_in_force():
+    """A workflow profile overrides a --profile key by key: it may only repeat profiles/slurm."""
+    default = yaml.safe_load(DEFAULT_PROFILE.read_text())
+    slurm = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    assert default == {"rerun-incomplete": True}
+    assert all(slurm.get(key, value) == value for key, value in default.items())
+
+
+@pytest.mark.workflow
+def test_the_same_command_reruns_what_ctrl_c_left_half_written(tmp_path):
+    (tmp_path / "more.yaml").write_text("datasets: {synthetic: {subjects: 16}}\n")
+    target = "results/data/volumes/sub-0000.nii.gz"
+    args = (target, "--configfile", str(TINY), str(tmp_path / "more.yaml"), "--cores", "2")
+    volumes = tmp_path / "results" / "data" / "volumes"
+    # the README's commands run from the repository root
+    first = subprocess.Popen(
+        snakemake_command(tmp_path, *args),
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while first.poll() is None and time.monotonic() < deadline and not any(
+        volumes.glob("*.nii.gz")
+    ):
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
+    output = first.communicate(timeout=120)[0]
+    assert "Using workflow specific profile profiles/default" in output
+    assert first.returncode != 0, "the job finished before Ctrl-C"
+    left = sorted(volumes.glob("*.nii.gz"))
+    assert 0 < len(left) < 16 and any((tmp_path / ".snakemake" / "incomplete").iterdir())
+
+    # without the profile Snakemake refuses, as it did before it shipped
+    refused = run_snakemake(tmp_path, "-n", *args, "--workflow-profile", "none")
+    assert refused.returncode != 0
+    assert "IncompleteFilesException" in refused.stdout + refused.stderr
+
+    again = subprocess.run(
+        snakemake_command(tmp_path, *args), cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(list(volumes.glob("*.nii.gz"))) == 16
+    for volume in left:  # the half-written files were rebuilt
+        assert nib.load(volume).get_fdata().shape == (64, 64, 64)
+    assert not any((tmp_path / ".snakemake" / "incomplete").iterdir())
