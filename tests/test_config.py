@@ -337,8 +337,8 @@ def test_the_same_command_reruns_what_ctrl_c_left_half_written(tmp_path):
         text=True,
     )
     deadline = time.monotonic() + 120
-    while first.poll() is None and time.monotonic() < deadline and not any(
-        volumes.glob("*.nii.gz")
+    while (
+        first.poll() is None and time.monotonic() < deadline and not any(volumes.glob("*.nii.gz"))
     ):
         time.sleep(0.05)
     os.killpg(first.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
