@@ -11,10 +11,16 @@ import nibabel as nib
 import pytest
 import yaml
 from helpers import REPO, TINY, run_snakemake, snakemake_command
+from jsonschema import Draft202012Validator
 from snakemake.utils import validate
 
 from residual_pitfalls.architectures import ARCHITECTURES as ARCHS
-from residual_pitfalls.settings import ConfigError, check_config, check_finite
+from residual_pitfalls.settings import (
+    ConfigError,
+    check_config,
+    check_finite,
+    describe_schema_error,
+)
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -178,6 +184,42 @@ def test_non_finite_numbers_stop_the_start_up_naming_the_key(tmp_path, overlay, 
 
 
 # --- short schema errors (issue 8.12) ----------------------------------------------------------
+
+
+def _first_error(config: dict) -> str:
+    schema = yaml.safe_load(SCHEMA.read_text())
+    error = next(iter(Draft202012Validator(schema).iter_errors(config)))
+    return describe_schema_error(error)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda c: c.update(zzzz=1),
+            "config key 'zzzz': unknown key ('zzzz' was unexpected). Valid keys at the top level: "
+            "anomaly, dataset, datasets, evaluation, figures, grid,",
+        ),
+        (
+            lambda c: c["models"]["ae128"].update(archh="x"),
+            "config key 'models.ae128.archh': unknown key ('archh' was unexpected). Did you mean "
+            "'arch'? Valid keys under 'models.ae128': arch, checkpoint, class_path, hparams, label.",
+        ),
+        (
+            lambda c: c["slices"].update(test=[64, 64]),
+            "config key 'slices.test': [64, 64] has non-unique elements (slice indices (each once",
+        ),
+        (
+            lambda c: c["datasets"]["mood"].update(normalisation="zscore"),
+            "config key 'datasets.mood.normalisation': 'zscore' is not one of",
+        ),
+    ],
+)
+def test_describe_schema_error(config, edit, expected):
+    edit(config)
+    message = _first_error(config)
+    assert message.startswith(expected), message
+    assert "\n" not in message
 
 
 @pytest.mark.parametrize(
