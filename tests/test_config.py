@@ -378,7 +378,7 @@ def test_the_same_command_reruns_what_ctrl_c_left_half_written(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while (
         first.poll() is None and time.monotonic() < deadline and not any(volumes.glob("*.nii.gz"))
     ):
