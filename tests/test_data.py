@@ -295,10 +295,42 @@ def test_split_minimal_and_too_few():
         split_volumes(fake_files(1), val_fraction=0.0)
 
 
+@pytest.mark.parametrize(
+    ("n", "train_fraction", "val_fraction"), [(1, 0.6, 0.05), (10, 0.05, 0.05), (2, 0.6, 0.5)]
+)
+def test_split_never_puts_a_volume_in_two_splits(n, train_fraction, val_fraction):
+    # one volume (or ten at train_fraction 0.05) gave train=-1 and the same volume in val and test
+    with pytest.raises(ValueError, match=r"too few for split\.train_fraction=.*train=-?\d"):
+        split_volumes(fake_files(n), train_fraction=train_fraction, val_fraction=val_fraction)
+
+
+def test_split_is_disjoint_for_every_count():
+    for n in range(1, 60):
+        for fractions in ((0.6, 0.05), (0.05, 0.05), (0.5, 0.0), (0.9, 0.3)):
+            try:
+                split = split_volumes(fake_files(n), train_fraction=fractions[0], val_fraction=fractions[1])
+            except ValueError:
+                continue
+            parts = [set(v) for v in split.values()]
+            assert sum(map(len, parts)) == n == len(set.union(*parts))
+            assert split["train"] and split["test"] and (split["val"] or fractions[1] == 0)
+
+
+def test_split_refuses_one_subject_under_two_names(tmp_path, write_nifti):
+    vol = np.full((4, 4, 4), 0.5, np.float32)
+    for i in range(6):
+        write_nifti(tmp_path / "data" / "site" / f"{i:05d}.nii.gz", vol)
+    (tmp_path / "data" / "alias").symlink_to(tmp_path / "data" / "site")
+    files = list_volumes(tmp_path / "data", "*/*.nii.gz")
+    assert len(files) == 12
+    with pytest.raises(ValueError, match=r"alias/00000.nii.gz' and '.*site/00000.nii.gz'"):
+        split_volumes(files)
+
+
 def test_split_without_validation_and_bad_input():
     split = split_volumes(fake_files(10), val_fraction=0.0)
     assert split["val"] == [] and len(split["train"]) == 6 and len(split["test"]) == 4
-    with pytest.raises(ValueError, match="duplicate.*00001"):
+    with pytest.raises(ValueError, match="00001.nii.gz' are the same file"):
         split_volumes(fake_files(5) + [Path("/data/00001.nii.gz")])
     with pytest.raises(ValueError, match="train_fraction"):
         split_volumes(fake_files(10), train_fraction=1.0)
