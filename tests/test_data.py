@@ -207,7 +207,8 @@ def test_reorient_to_ras(tmp_path, write_nifti, make_phantom, rng):
 
 
 def test_resize_pad_and_crop(tmp_path, write_nifti, rng):
-    vol = rng.uniform(0.1, 1.0, (6, 10, 8)).astype(np.float32)
+    vol = np.zeros((6, 10, 8), np.float32)
+    vol[1:5, 1:9, 1:7] = rng.uniform(0.1, 1.0, (4, 8, 6))  # the crop removes background only
     path = write_nifti(tmp_path / "box.nii.gz", vol)
     out = load_volume(path, size=8, resize="pad")
     assert out.shape == (8, 8, 8)
@@ -215,6 +216,15 @@ def test_resize_pad_and_crop(tmp_path, write_nifti, rng):
     np.testing.assert_array_equal(out[1:7], vol[:, 1:9, :])
     assert not out[0].any() and not out[7].any()
     np.testing.assert_array_equal(load_volume(path), vol)  # no size: untouched
+
+
+def test_resize_pad_refuses_to_crop_brain(tmp_path, write_nifti, make_phantom, rng):
+    # a brain larger than image_size was silently cut at all four borders
+    path = write_nifti(tmp_path / "big.nii.gz", make_phantom((24, 30, 24), rng))
+    with pytest.raises(VolumeError, match=r"big.nii.gz.*\(24, 30, 24\).*16\^3.*resample.*>= 30"):
+        load_volume(path, size=16, resize="pad")
+    assert load_volume(path, size=16, resize="resample").shape == (16, 16, 16)
+    assert load_volume(path, size=30, resize="pad").shape == (30, 30, 30)
 
 
 def test_resize_resample(tmp_path, write_nifti):
@@ -308,7 +318,9 @@ def test_split_is_disjoint_for_every_count():
     for n in range(1, 60):
         for fractions in ((0.6, 0.05), (0.05, 0.05), (0.5, 0.0), (0.9, 0.3)):
             try:
-                split = split_volumes(fake_files(n), train_fraction=fractions[0], val_fraction=fractions[1])
+                split = split_volumes(
+                    fake_files(n), train_fraction=fractions[0], val_fraction=fractions[1]
+                )
             except ValueError:
                 continue
             parts = [set(v) for v in split.values()]

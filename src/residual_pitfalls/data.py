@@ -193,7 +193,23 @@ def _centre_pad_crop(volume: np.ndarray, size: int) -> np.ndarray:
 
 
 def _resize_pad(volume: np.ndarray, size: int) -> np.ndarray:
-    """``(X, Y, Z)`` -> ``(size, size, size)`` by centre padding/cropping; values unchanged."""
+    """``(X, Y, Z)`` -> ``(size, size, size)`` by centre padding/cropping; values unchanged.
+
+    Cropping may only remove background: raises VolumeError (without the file name; the caller
+    adds it) when a brain voxel (> 0) lies outside the central ``size``^3 window.
+    """
+    window = tuple(
+        slice((n - size) // 2, (n - size) // 2 + size) if n > size else slice(None)
+        for n in volume.shape
+    )
+    n_brain = int(np.count_nonzero(volume > 0))
+    n_cut = n_brain - int(np.count_nonzero(volume[window] > 0))
+    if n_cut:
+        raise VolumeError(
+            f"shape {volume.shape} does not fit the {size}^3 cube: resize 'pad' would crop away "
+            f"{n_cut} brain voxels ({100 * n_cut / n_brain:.1f} % of the brain); set "
+            f"resize: resample (zoom the volume to fit) or image_size >= {max(volume.shape)}"
+        )
     return _centre_pad_crop(volume, size)
 
 
@@ -267,7 +283,10 @@ def load_volume(
         raise VolumeError(f"{str(path)!r}{detail}: empty brain mask, no voxel > 0")
     volume = normalise(volume, brain, path)
     if size is not None and volume.shape != (size,) * 3:
-        volume = resizer(volume, int(size))
+        try:
+            volume = resizer(volume, int(size))
+        except VolumeError as err:
+            raise VolumeError(f"{str(path)!r}: {err}") from None
         if not (volume > 0).any():
             raise VolumeError(
                 f"{str(path)!r}: empty brain mask after resizing to {size}^3 with {resize!r}"
