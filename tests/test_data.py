@@ -135,8 +135,55 @@ def test_out_of_range_with_normalisation_none(tmp_path, write_nifti, make_phanto
     neg = vol / vol.max()
     neg[0, 0, 0] = -0.25
     path = write_nifti(tmp_path / "negative.nii.gz", neg)
-    with pytest.raises(VolumeError, match=r"negative\.nii\.gz.*\[-0.25, 1\]"):
+    with pytest.raises(VolumeError, match=r"negative\.nii\.gz.*1 negative voxels.*-0.25"):
         load_volume(path)
+
+
+def test_faint_noise_background_is_refused(tmp_path, write_nifti, make_phantom, rng):
+    # a 0.001-0.02 noise background made every pixel "brain" and changed Fig. 1(a)
+    vol = make_phantom((16, 16, 16), rng, low=0.3, high=0.9)
+    noisy = np.where(vol > 0, vol, rng.uniform(0.001, 0.02, vol.shape)).astype(np.float32)
+    path = write_nifti(tmp_path / "noisy.nii.gz", noisy)
+    with pytest.raises(
+        VolumeError, match=r"noisy\.nii\.gz': 100 % of the voxels.*background_threshold"
+    ):
+        load_volume(path, size=16)
+    fixed = load_volume(path, size=16, background_threshold=0.02)
+    np.testing.assert_array_equal(fixed, vol)
+    mask = write_nifti(tmp_path / "mask.nii.gz", (vol > 0).astype(np.uint8))
+    np.testing.assert_array_equal(load_volume(path, mask_path=mask), vol)
+
+
+def test_zscored_volume_is_refused(tmp_path, write_nifti, make_phantom, rng):
+    # z-scored data with normalisation percentile silently lost every brain voxel below 0
+    vol = make_phantom((16, 16, 16), rng, low=0.1, high=0.9)
+    brain = vol > 0
+    z = np.zeros_like(vol)
+    z[brain] = (vol[brain] - vol[brain].mean()) / vol[brain].std()
+    path = write_nifti(tmp_path / "z.nii.gz", z)
+    with pytest.raises(VolumeError, match=r"z\.nii\.gz' has \d+ negative voxels.*z-scored"):
+        load_volume(path, normalisation="percentile")
+
+
+def test_head_with_skull_needs_a_mask(tmp_path, write_nifti, make_phantom, rng):
+    head = make_phantom((16, 16, 16), rng)
+    head[head == 0] = 0.05  # skull and scalp everywhere around the brain
+    path = write_nifti(tmp_path / "head.nii.gz", head)
+    with pytest.raises(VolumeError, match=r"head\.nii\.gz.*not skull-stripped.*mask"):
+        load_volume(path)
+
+
+def test_brain_share_bound_passes_realistic_brains(tmp_path, write_nifti):
+    from residual_pitfalls.synthetic import synthetic_volume
+
+    volume, _ = synthetic_volume(0, seed=0, size=32)
+    path = write_nifti(tmp_path / "synthetic.nii.gz", volume)
+    np.testing.assert_array_equal(load_volume(path), volume)
+    # an ellipsoid filling its box (52 %: tighter than any real brain's bounding box) passes
+    grids = np.meshgrid(*((np.arange(20) + 0.5) / 10 - 1,) * 3, indexing="ij")
+    box = (sum(g**2 for g in grids) <= 1.0).astype(np.float32) * 0.5
+    assert 0.5 < (box > 0).mean() < 0.6
+    load_volume(write_nifti(tmp_path / "box.nii.gz", box))
 
 
 def test_missing_file(tmp_path):

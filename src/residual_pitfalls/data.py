@@ -45,6 +45,14 @@ __all__ = [
 
 PERCENTILES = (0.5, 99.5)
 
+# A skull-stripped brain fills 22 % of the MNI152 grid and 46 % of its own tight bounding box
+# (nilearn's 1 mm brain mask); a full synthetic brain fills 21-22 % of its cube, the test
+# phantoms (an ellipsoid over 70 % of each axis) 11-18 %.
+# More than this share of voxels > 0 means the background is not zero (noise, a head with skull).
+MAX_BRAIN_SHARE = 0.6
+# In a skull-stripped volume the brain touches the border faces in a few places at most.
+MAX_BORDER_SHARE = 0.5
+
 
 class VolumeError(ValueError):
     """A volume file that cannot be used: unreadable, wrong shape, non-finite, empty, ..."""
@@ -237,6 +245,53 @@ def _lookup(registry: dict, name: str, what: str):
         raise ValueError(f"unknown {what} {name!r}: expected one of {sorted(registry)}") from None
 
 
+# --------------------------------------------------------------------------- foreground
+
+
+def _border_values(volume: np.ndarray) -> np.ndarray:
+    """The voxels of the six faces of a 3-D volume (edges repeated; fine for shares)."""
+    faces = [np.take(volume, i, axis=a) for a in range(3) for i in (0, -1)]
+    return np.concatenate([f.ravel() for f in faces])
+
+
+def _check_foreground(volume: np.ndarray, path: Path, *, masked: bool) -> None:
+    """Refuse data for which "brain = voxels > 0" (SPEC 1.4) would be wrong.
+
+    Negative voxels (z-scored or shifted data; the brain would lose every voxel below 0), and,
+    without a mask, a foreground that no skull-stripped brain has: more than
+    ``MAX_BRAIN_SHARE`` of all voxels or ``MAX_BORDER_SHARE`` of the border voxels > 0 (a noise
+    background, a head with skull). The message says what the data looks like and which
+    dataset key fixes it.
+    """
+    where = f"{str(path)!r}" + (" (inside its mask)" if masked else "")
+    n_neg = int(np.count_nonzero(volume < 0))
+    if n_neg:
+        raise VolumeError(
+            f"{where} has {n_neg} negative voxels ({100 * n_neg / volume.size:.1f} %, minimum "
+            f"{float(volume.min()):g}): it looks z-scored or shifted, and with brain = voxels > 0 "
+            "every brain voxel below 0 would silently become background. Use the volumes before "
+            "z-scoring (non-negative intensities, background exactly 0); if the negative values "
+            "are only background noise, set datasets.<name>.background_threshold (voxels at or "
+            "below it become background)"
+        )
+    if masked:
+        return
+    share = float(np.count_nonzero(volume)) / volume.size
+    border = _border_values(volume)
+    border_share = float(np.count_nonzero(border)) / border.size
+    if share > MAX_BRAIN_SHARE or border_share > MAX_BORDER_SHARE:
+        raise VolumeError(
+            f"{where}: {100 * share:.0f} % of the voxels and {100 * border_share:.0f} % of the "
+            f"border voxels are > 0, but the brain is taken as voxels > 0 and a skull-stripped "
+            f"brain fills at most ~{100 * MAX_BRAIN_SHARE:.0f} % of a volume and barely touches "
+            f"its border: the background is not exactly 0 (border values reach "
+            f"{float(border.max()):g}, the volume's maximum is {float(volume.max()):g}) or the "
+            "head is not skull-stripped. Give brain masks (datasets.<name>.mask, and "
+            "skull_stripped: false), or set datasets.<name>.background_threshold to a value above "
+            "the background (voxels at or below it become background)"
+        )
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -248,19 +303,23 @@ def load_volume(
     reorient: bool = False,
     mask_path: Path | None = None,
     resize: str = "pad",
+    background_threshold: float | None = None,
 ) -> np.ndarray:
     """One 3-D volume as float32 ``(X, Y, Z)`` in [0, 1], background exactly 0.
 
     Steps: read (see :func:`read_nifti`), optional RAS reorientation, optional brain mask file
-    (voxels where the mask is not > 0 set to 0; shape must match), normalisation
+    (voxels where the mask is not > 0 set to 0; shape must match), the foreground check
+    (:func:`_check_foreground`; with ``background_threshold`` instead every voxel at or below
+    it becomes background, for data whose background is not exactly 0), normalisation
     (``NORMALISATIONS``: ``"none"`` checks the data is in [0, 1]; ``"percentile"``, see
     :func:`_normalise_percentile`; its foreground is ``mask & (image > 0)``), and, when
     ``size`` is given and the shape is not ``size``^3, resizing (``RESIZERS``: ``"pad"`` or
     ``"resample"``). Output shape is ``(size, size, size)`` if size is given.
 
     Raises VolumeError naming the file for an unreadable/non-3-D/non-finite volume, values
-    outside [0, 1] with normalisation none, a mask of another shape, or an empty brain
-    (all-zero volume or empty mask); ValueError for an unknown normalisation/resize name.
+    outside [0, 1] with normalisation none, a mask of another shape, a foreground that cannot
+    be a skull-stripped brain, or an empty brain (all-zero volume or empty mask); ValueError
+    for an unknown normalisation/resize name.
     """
     normalise = _lookup(NORMALISATIONS, normalisation, "normalisation")
     resizer = _lookup(RESIZERS, resize, "resize method")
@@ -268,7 +327,6 @@ def load_volume(
         raise ValueError(f"size must be a positive integer or None, got {size!r}")
     path = Path(path)
     volume = read_nifti(path, reorient=reorient)
-    brain = volume > 0
     if mask_path is not None:
         mask = read_nifti(Path(mask_path), reorient=reorient) > 0
         if mask.shape != volume.shape:
@@ -277,7 +335,11 @@ def load_volume(
                 f"{str(path)!r} has shape {volume.shape}: expected the same shape"
             )
         volume[~mask] = 0.0
-        brain &= mask
+    if background_threshold is not None:
+        volume[volume <= background_threshold] = 0.0
+    else:
+        _check_foreground(volume, path, masked=mask_path is not None)
+    brain = volume > 0
     if not brain.any():
         detail = f" (mask {str(mask_path)!r})" if mask_path is not None else ""
         raise VolumeError(f"{str(path)!r}{detail}: empty brain mask, no voxel > 0")
@@ -642,11 +704,12 @@ def lesion_histogram(
     bins: int = 100,
     reorient: bool = False,
     progress: bool = False,
+    background_threshold: float | None = None,
 ) -> pd.DataFrame:
     """Whole-volume intensity histograms over [0, 1] of normal and anomalous brain voxels.
 
-    Each image is loaded with :func:`load_volume` (``normalisation``, optional brain mask, no
-    resize). A voxel is anomalous if its label is in ``anomaly_values`` (labels rounded to the
+    Each image is loaded with :func:`load_volume` (``normalisation``, ``reorient``,
+    ``background_threshold``, optional brain mask, no resize). A voxel is anomalous if its label is in ``anomaly_values`` (labels rounded to the
     nearest integer) or, if that is None, if its label is > 0; voxels whose label is in
     ``ignore_values`` (e.g. WMH class 2) are dropped; only brain voxels (image > 0) count.
     Counts are summed over all volumes. Columns: ``bin_left``, ``bin_right``, ``normal_count``,
@@ -677,7 +740,11 @@ def lesion_histogram(
         items, total=len(image_files), desc="lesion histograms", disable=not progress
     ):
         image = load_volume(
-            image_path, normalisation=normalisation, reorient=reorient, mask_path=mask_path
+            image_path,
+            normalisation=normalisation,
+            reorient=reorient,
+            mask_path=mask_path,
+            background_threshold=background_threshold,
         )
         label = read_nifti(Path(label_path), reorient=reorient)
         if label.shape != image.shape:

@@ -65,11 +65,15 @@ def load_options(entry):
     """How a volume becomes a (size^3, float32 in [0, 1]) array: the data set's loading options."""
     if entry["source"] == "synthetic":
         return {"size": config["image_size"], "normalisation": "none", "reorient": False}
+    return {"size": config["image_size"], "resize": entry["resize"], **volume_options(entry)}
+
+
+def volume_options(entry):
+    """How a NIfTI data set's voxels become brain intensities in [0, 1] (no resizing)."""
     return {
-        "size": config["image_size"],
         "normalisation": entry["normalisation"],
         "reorient": entry["reorient"],
-        "resize": entry["resize"],
+        "background_threshold": entry["background_threshold"],
     }
 
 

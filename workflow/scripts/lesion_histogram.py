@@ -12,7 +12,6 @@ with job_log(snakemake.log[0]):
         mask_files=[Path(p) for p in snakemake.input.masks] or None,
         anomaly_values=snakemake.params.anomaly_values,
         ignore_values=tuple(snakemake.params.ignore_values),
-        normalisation=snakemake.params.normalisation,
-        reorient=snakemake.params.reorient,
         progress=True,
+        **snakemake.params.load,
     ).to_csv(snakemake.output[0], index=False)
