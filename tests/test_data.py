@@ -632,3 +632,27 @@ def test_build_slice_stack_applies_one_mask_per_volume(tmp_path, write_nifti, ma
     assert stack[0][:, :8].any() and stack[1][:, 8].any()
     with pytest.raises(ValueError, match="1 mask files given for 2 volumes"):
         build_slice_stack(volumes, [8], masks=masks[:1])
+
+
+# --------------------------------------------------------------------------- dataset config
+
+
+def test_not_skull_stripped_dataset_needs_a_mask():
+    # WMH FLAIR has skull and scalp: without a mask "voxels > 0" histogrammed the skull
+    import yaml
+    from helpers import REPO
+    from snakemake.utils import validate
+
+    from residual_pitfalls.architectures import ARCHITECTURES
+    from residual_pitfalls.settings import ConfigError, check_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for key, value in yaml.safe_load((REPO / "config" / "lesions.yaml").read_text()).items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    assert config["datasets"]["wmh"]["skull_stripped"] is False
+    assert config["datasets"]["brats"]["skull_stripped"] is True  # the schema's default
+    with pytest.raises(ConfigError, match=r"'datasets\.wmh\.mask' is required.*skull_stripped"):
+        check_config(config, ARCHITECTURES)
+    config["datasets"]["wmh"]["mask"] = {"manifest": "wmh_masks.csv"}
+    check_config(config, ARCHITECTURES)
