@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import struct
 from pathlib import Path
 
 import nibabel as nib
@@ -184,6 +185,31 @@ def test_brain_share_bound_passes_realistic_brains(tmp_path, write_nifti):
     box = (sum(g**2 for g in grids) <= 1.0).astype(np.float32) * 0.5
     assert 0.5 < (box > 0).mean() < 0.6
     load_volume(write_nifti(tmp_path / "box.nii.gz", box))
+
+
+def _patch_header(path: Path, offset: int, data: bytes) -> Path:
+    raw = bytearray(path.read_bytes())
+    raw[offset : offset + len(data)] = data
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_all_zero_sform_with_reorient_is_named(tmp_path, write_nifti, make_phantom, rng):
+    # nibabel's OrientationError did not name the file
+    path = write_nifti(tmp_path / "nosform.nii", make_phantom((8, 8, 8), rng))
+    _patch_header(path, 252, struct.pack("<2h", 0, 1))  # qform_code 0, sform_code 1
+    _patch_header(path, 280, bytes(48))  # srow_x, srow_y, srow_z all zero
+    with pytest.raises(VolumeError, match=r"nosform\.nii.*affine.*all zero.*reorient: false"):
+        load_volume(path, reorient=True)
+    assert load_volume(path, reorient=False).shape == (8, 8, 8)
+
+
+def test_header_claiming_huge_shape_is_refused_before_reading(tmp_path, write_nifti, rng):
+    # a header claiming 3000^3 voxels ended in a bare MemoryError
+    path = write_nifti(tmp_path / "huge.nii", np.zeros((8, 8, 8), np.float32))
+    _patch_header(path, 40, struct.pack("<4h", 3, 3000, 3000, 3000))  # dim[0..3]
+    with pytest.raises(VolumeError, match=r"huge\.nii.*\(3000, 3000, 3000\).*corrupt"):
+        load_volume(path)
 
 
 def test_missing_file(tmp_path):

@@ -104,13 +104,56 @@ def _squeezed_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     return shape
 
 
+# 1024^3 voxels are 4 GiB as float32: far above any brain MRI (the paper's 256^3 is 64 MiB), so a
+# larger claim is a corrupt header, refused before the read instead of ending in a MemoryError.
+MAX_VOXELS = 1024**3
+
+
+def _check_header(img: nib.Nifti1Image, path: Path, *, reorient: bool) -> tuple[int, ...]:
+    """The squeezed 3-D shape from the header, checked before any voxel is read.
+
+    Raises VolumeError naming the file for a shape that is not 3-D, has an empty axis or
+    claims more than ``MAX_VOXELS`` voxels, and (with ``reorient``) for an affine (sform/qform)
+    that is not finite or singular (e.g. all zero): its orientation is unknown.
+    """
+    shape = _squeezed_shape(img.shape)
+    if len(shape) != 3:
+        raise VolumeError(
+            f"{str(path)!r} has shape {tuple(img.shape)}: expected a 3-D volume "
+            "(a trailing singleton 4th dimension is allowed)"
+        )
+    if min(shape) < 1:
+        raise VolumeError(f"{str(path)!r}: its header gives shape {shape}, with an empty axis")
+    n_voxels = int(np.prod(shape, dtype=np.int64))
+    if n_voxels > MAX_VOXELS:
+        itemsize = img.header.get_data_dtype().itemsize
+        raise VolumeError(
+            f"{str(path)!r}: its header claims shape {shape} ({n_voxels:.3g} voxels, "
+            f"{n_voxels * itemsize / 2**30:.0f} GiB stored, {n_voxels * 4 / 2**30:.0f} GiB as "
+            f"float32), more than the {MAX_VOXELS:.3g} voxels (1024^3) a brain volume can "
+            "have: the header is probably corrupt"
+        )
+    if reorient:
+        affine = np.asarray(img.affine, dtype=np.float64)
+        linear = affine[:3, :3]
+        if not np.isfinite(affine).all() or abs(np.linalg.det(linear)) < 1e-12:
+            what = "all zero" if not linear.any() else "singular or not finite"
+            raise VolumeError(
+                f"{str(path)!r}: its header's affine (sform/qform) is {what}, so its "
+                f"orientation is unknown and reorient: true cannot work ({affine[:3].tolist()}); "
+                "fix the header, or set reorient: false to use the stored voxel order"
+            )
+    return shape
+
+
 def read_nifti(path: Path, *, reorient: bool = False) -> np.ndarray:
     """Raw voxel values of one 3-D NIfTI file as a fresh ``(X, Y, Z)`` float32 array.
 
     No normalisation. A trailing singleton 4th dimension is dropped; ``reorient`` applies
-    ``nib.as_closest_canonical`` (closest RAS orientation). Raises FileNotFoundError if the file
-    is missing, VolumeError naming the file if it cannot be read as NIfTI, is not 3-D, or holds
-    NaN/inf voxels.
+    ``nib.as_closest_canonical`` (closest RAS orientation). The header is checked before the
+    data is read (:func:`_check_header`). Raises FileNotFoundError if the file is missing,
+    VolumeError naming the file if it cannot be read as NIfTI, is not 3-D, has an impossible
+    header (shape, affine) or holds NaN/inf voxels.
     """
     path = Path(path)
     if not path.is_file():
@@ -120,12 +163,7 @@ def read_nifti(path: Path, *, reorient: bool = False) -> np.ndarray:
         img = nib.load(path, mmap=False, keep_file_open=False)
     except (ImageFileError, OSError, EOFError, zlib.error, ValueError) as err:
         raise VolumeError(f"{str(path)!r} could not be read as NIfTI: {err}") from err
-    shape = _squeezed_shape(img.shape)
-    if len(shape) != 3:
-        raise VolumeError(
-            f"{str(path)!r} has shape {tuple(img.shape)}: expected a 3-D volume "
-            "(a trailing singleton 4th dimension is allowed)"
-        )
+    shape = _check_header(img, path, reorient=reorient)
     try:
         if reorient:
             img = nib.as_closest_canonical(img)
@@ -133,6 +171,11 @@ def read_nifti(path: Path, *, reorient: bool = False) -> np.ndarray:
     except (OSError, EOFError, zlib.error, ValueError) as err:
         # truncated .nii.gz files pass the header read and fail here
         raise VolumeError(f"{str(path)!r} could not be read as NIfTI: {err}") from err
+    except MemoryError:
+        raise VolumeError(
+            f"{str(path)!r}: not enough memory to read its {shape} voxels as float32 "
+            f"({np.prod(shape, dtype=np.int64) * 4 / 2**30:.1f} GiB)"
+        ) from None
     data = data.reshape(_squeezed_shape(data.shape))
     n_bad = int(np.count_nonzero(~np.isfinite(data)))
     if n_bad:
