@@ -20,6 +20,7 @@ from residual_pitfalls.data import (
     brain_histogram,
     brain_intensity_summary,
     build_slice_stack,
+    drop_companions,
     equalise_histogram,
     extract_slices,
     lesion_histogram,
@@ -553,6 +554,28 @@ def test_pair_files_missing_companion_named(tmp_path, write_nifti):
         pair_files([img], replace=("_t2", "_seg"))
     with pytest.raises(ValueError, match="exactly one"):
         pair_files([img])
+
+
+def test_masks_next_to_images_are_not_images(tmp_path, write_nifti):
+    # the README's mask example with pattern "*.nii.gz" listed the masks as images too
+    vol = np.ones((4, 4, 4), np.float32)
+    for i in range(3):
+        write_nifti(tmp_path / f"s{i}_t2.nii.gz", vol)
+        write_nifti(tmp_path / f"s{i}_mask.nii.gz", vol)
+    listed = list_volumes(tmp_path, "*.nii.gz")
+    assert len(listed) == 6
+    images = drop_companions(listed, replace=[("_t2.nii.gz", "_mask.nii.gz")])
+    assert [p.name for p in images] == ["s0_t2.nii.gz", "s1_t2.nii.gz", "s2_t2.nii.gz"]
+    masks = pair_files(images, replace=("_t2.nii.gz", "_mask.nii.gz"))
+    assert [p.name for p in masks] == ["s0_mask.nii.gz", "s1_mask.nii.gz", "s2_mask.nii.gz"]
+    (tmp_path / "pairs.csv").write_text("image,mask\ns0_t2.nii.gz,s0_mask.nii.gz\n")
+    by_manifest = drop_companions(listed, manifests=[(tmp_path / "pairs.csv", "mask")])
+    assert [p.name for p in by_manifest] == [p.name for p in listed if p.name != "s0_mask.nii.gz"]
+    # a file that is neither image nor companion: the error says to narrow the pattern
+    write_nifti(tmp_path / "s0_t1.nii.gz", vol)
+    others = drop_companions(list_volumes(tmp_path), replace=[("_t2.nii.gz", "_mask.nii.gz")])
+    with pytest.raises(ValueError, match=r"s0_t1\.nii\.gz.*narrow the data set's pattern.*'\*_t2"):
+        pair_files(others, replace=("_t2.nii.gz", "_mask.nii.gz"))
 
 
 def test_pair_files_by_manifest(tmp_path, write_nifti):

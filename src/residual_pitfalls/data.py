@@ -33,6 +33,7 @@ __all__ = [
     "brain_histogram",
     "brain_intensity_summary",
     "build_slice_stack",
+    "drop_companions",
     "equalise_histogram",
     "extract_slices",
     "lesion_histogram",
@@ -694,6 +695,38 @@ def _pair_by_manifest(images: list[Path], manifest: Path, column: str) -> list[P
     return out
 
 
+def drop_companions(
+    files: Sequence[Path],
+    *,
+    replace: Iterable[tuple[str, str]] = (),
+    manifests: Iterable[tuple[Path, str]] = (),
+) -> list[Path]:
+    """``files`` without those that are the companion (brain mask, label) of a listed image.
+
+    Masks stored next to the images match a pattern such as ``"*.nii.gz"`` too; they are not
+    images. For each ``(old, new)`` in ``replace``, a file whose path contains ``old`` has the
+    companion ``old`` -> ``new`` (last occurrence, as :func:`pair_files`); each
+    ``(manifest, column)`` lists companions in that CSV column (relative to the manifest's
+    folder). Paths are compared after resolving symlinks; the order of ``files`` is kept.
+    """
+    files = [Path(f) for f in files]
+    companions: set[str] = set()
+    for old, new in replace:
+        for f in files:
+            text = f.as_posix()
+            if old in text:
+                companions.add(os.path.realpath(_replace_last(text, old, new)))
+    for manifest, column in manifests:
+        manifest = Path(manifest)
+        if manifest.is_file():  # a missing manifest is reported by pair_files
+            table = pd.read_csv(manifest, dtype=str)
+            if column in table.columns:
+                companions.update(
+                    os.path.realpath(manifest.parent / c) for c in table[column].dropna()
+                )
+    return [f for f in files if os.path.realpath(f) not in companions]
+
+
 def pair_files(
     images: Sequence[Path],
     *,
@@ -723,7 +756,9 @@ def pair_files(
             text = image.as_posix()
             if old not in text:
                 raise ValueError(
-                    f"image path {text!r} does not contain {old!r}: cannot derive its companion"
+                    f"image path {text!r} does not contain {old!r}: cannot derive its companion; "
+                    "if this file is not an image, narrow the data set's pattern (e.g. "
+                    f"'*{old}') so that it matches the images only"
                 )
             companions.append(Path(_replace_last(text, old, new)))
     else:

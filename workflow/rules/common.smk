@@ -10,7 +10,7 @@ _paths = dict(os.environ).get("PYTHONPATH")
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, _paths) if p))
 
 from residual_pitfalls.settings import check_config
-from residual_pitfalls.data import list_volumes, pair_files, split_volumes
+from residual_pitfalls.data import drop_companions, list_volumes, pair_files, split_volumes
 
 from residual_pitfalls.architectures import ARCHITECTURES
 
@@ -34,7 +34,17 @@ def dataset_files(name):
         return [f"results/data/volumes/sub-{i:04d}.nii.gz" for i in range(entry["subjects"])]
     if needs_download(entry):
         return download_targets(entry)
-    return [str(p) for p in list_volumes(Path(entry["path"]), entry["pattern"])]
+    files = list_volumes(Path(entry["path"]), entry["pattern"])
+    # masks and labels stored next to the images match the pattern too: they are not images
+    kinds = [(entry[k], c) for k, c in (("mask", "mask"), ("labels", "label")) if k in entry]
+    return [
+        str(p)
+        for p in drop_companions(
+            files,
+            replace=[tuple(spec["replace"]) for spec, _ in kinds if "replace" in spec],
+            manifests=[(Path(spec["manifest"]), c) for spec, c in kinds if "manifest" in spec],
+        )
+    ]
 
 
 def needs_download(entry):
