@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import struct
 from pathlib import Path
@@ -45,6 +46,18 @@ def test_list_volumes_sorted_skips_hidden_and_other_files(tmp_path, write_nifti,
     ]
     assert len(list_volumes(tmp_path, "**/*.nii.gz")) == 3
     assert [p.name for p in list_volumes(tmp_path / "a")] == ["00000.nii.gz", "00001.nii.gz"]
+
+
+def test_list_volumes_warns_about_broken_and_looping_symlinks(tmp_path, write_nifti, rng, caplog):
+    # they were skipped without a word
+    write_nifti(tmp_path / "00000.nii.gz", np.zeros((4, 4, 4), np.float32))
+    (tmp_path / "00001.nii.gz").symlink_to(tmp_path / "gone" / "00001.nii.gz")
+    (tmp_path / "loop_a.nii.gz").symlink_to(tmp_path / "loop_b.nii.gz")
+    (tmp_path / "loop_b.nii.gz").symlink_to(tmp_path / "loop_a.nii.gz")
+    with caplog.at_level(logging.WARNING, logger="residual_pitfalls.data"):
+        assert [p.name for p in list_volumes(tmp_path)] == ["00000.nii.gz"]
+    assert "3 broken or looping symlink(s)" in caplog.text
+    assert "00001.nii.gz, loop_a.nii.gz, loop_b.nii.gz" in caplog.text
 
 
 def test_list_volumes_missing_root(tmp_path):

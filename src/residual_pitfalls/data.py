@@ -11,6 +11,7 @@ array handed out is a fresh copy.
 
 from __future__ import annotations
 
+import logging
 import operator
 import os
 import zlib
@@ -44,6 +45,8 @@ __all__ = [
     "split_volumes",
 ]
 
+LOG = logging.getLogger(__name__)
+
 PERCENTILES = (0.5, 99.5)
 
 # A skull-stripped brain fills 22 % of the MNI152 grid and 46 % of its own tight bounding box
@@ -62,12 +65,21 @@ class VolumeError(ValueError):
 # --------------------------------------------------------------------------- listing
 
 
+def _is_dangling(path: Path) -> bool:
+    """A symlink whose target is missing or that loops (``exists()`` is False for both)."""
+    try:
+        return path.is_symlink() and not path.exists()
+    except OSError:
+        return True
+
+
 def list_volumes(root: Path, pattern: str = "*.nii.gz") -> list[Path]:
     """Files under ``root`` matching the glob ``pattern``, sorted by their path relative to root.
 
     ``pattern`` is relative and may contain ``*/`` or ``**/`` (e.g. ``"*/*_flair.nii.gz"``).
     Hidden files (name starting with ``.``, e.g. macOS ``._00000.nii.gz`` forks) and anything
-    under a ``__MACOSX`` folder are skipped: they are never volumes.
+    under a ``__MACOSX`` folder are skipped: they are never volumes. Broken or looping symlinks
+    are skipped too, and listed in a logged warning.
 
     Raises FileNotFoundError naming root if it does not exist, NotADirectoryError if it is a
     file, ValueError naming root and pattern if nothing matches.
@@ -89,6 +101,15 @@ def list_volumes(root: Path, pattern: str = "*.nii.gz") -> list[Path]:
         for p in matches
         if p.is_file() and not p.name.startswith(".") and "__MACOSX" not in p.parts
     ]
+    dangling = sorted(p.relative_to(root).as_posix() for p in matches if _is_dangling(p))
+    if dangling:
+        LOG.warning(
+            "skipping %d broken or looping symlink(s) under %r matching %r: %s",
+            len(dangling),
+            str(root),
+            pattern,
+            ", ".join(dangling),
+        )
     if not files:
         raise ValueError(f"no files under {str(root)!r} match the pattern {pattern!r}")
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
