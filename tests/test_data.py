@@ -273,6 +273,33 @@ def test_percentile_normalisation(tmp_path, write_nifti, make_phantom, rng):
     np.testing.assert_allclose(load_volume(scaled, normalisation="percentile"), out, rtol=1e-5)
 
 
+def test_percentiles_are_a_parameter(tmp_path, write_nifti, make_phantom, rng):
+    vol = make_phantom((16, 16, 16), rng, low=10, high=250)
+    path = write_nifti(tmp_path / "raw.nii.gz", vol)
+    brain = vol > 0
+    full = load_volume(path, normalisation="percentile", percentiles=(0, 100))
+    np.testing.assert_allclose(full[brain], vol[brain] / vol.max(), rtol=1e-6)
+    assert full[brain].min() == pytest.approx(vol[brain].min() / vol.max())  # not 0: [lo/hi, 1]
+    lo, hi = np.percentile(vol[brain], (5, 95))
+    tight = load_volume(path, normalisation="percentile", percentiles=[5, 95])
+    np.testing.assert_allclose(tight[brain], np.clip(vol[brain], lo, hi) / hi, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"percentiles.*lo < hi.*\[95, 5\]"):
+        load_volume(path, normalisation="percentile", percentiles=[95, 5])
+
+
+def test_histogram_settings_are_config_keys():
+    import yaml
+    from helpers import REPO
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert config["histograms"] == {"bins": 100, "equalisation_bins": 256}
+    del config["histograms"]
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    assert config["histograms"] == {"bins": 100, "equalisation_bins": 256}  # schema defaults
+    assert config["datasets"]["mood"]["percentiles"] == [0.5, 99.5]
+
+
 def test_percentile_with_mask_ignores_skull(tmp_path, write_nifti, make_phantom, rng):
     brain_vol = make_phantom((16, 16, 16), rng, low=100, high=200)
     with_skull = brain_vol.copy()

@@ -208,7 +208,9 @@ def read_nifti(path: Path, *, reorient: bool = False) -> np.ndarray:
 # --------------------------------------------------------------------------- normalisation
 
 
-def _normalise_none(volume: np.ndarray, foreground: np.ndarray, path: Path) -> np.ndarray:
+def _normalise_none(
+    volume: np.ndarray, foreground: np.ndarray, path: Path, percentiles: tuple[float, float]
+) -> np.ndarray:
     """Check that the volume is already in [0, 1] (MOOD); return it unchanged."""
     lo, hi = float(volume.min()), float(volume.max())
     if lo < 0.0 or hi > 1.0:
@@ -219,19 +221,22 @@ def _normalise_none(volume: np.ndarray, foreground: np.ndarray, path: Path) -> n
     return volume
 
 
-def _normalise_percentile(volume: np.ndarray, foreground: np.ndarray, path: Path) -> np.ndarray:
+def _normalise_percentile(
+    volume: np.ndarray, foreground: np.ndarray, path: Path, percentiles: tuple[float, float]
+) -> np.ndarray:
     """Per-volume percentile scaling inside the foreground.
 
-    With ``p_lo, p_hi`` the 0.5th and 99.5th percentiles of the foreground voxels, a foreground
-    voxel ``v`` becomes ``clip(v, p_lo, p_hi) / p_hi`` and everything else 0. Scaling by
-    ``p_hi`` (not ``(v - p_lo) / (p_hi - p_lo)``) keeps the darkest brain voxels strictly above 0,
-    so the brain stays ``image > 0``; brain values end up in ``[p_lo / p_hi, 1]``.
+    With ``p_lo, p_hi`` the ``percentiles`` (default 0.5th and 99.5th) of the foreground voxels,
+    a foreground voxel ``v`` becomes ``clip(v, p_lo, p_hi) / p_hi`` and everything else 0.
+    Scaling by ``p_hi`` (not ``(v - p_lo) / (p_hi - p_lo)``) keeps the darkest brain voxels
+    strictly above 0, so the brain stays ``image > 0``; brain values end up in
+    ``[p_lo / p_hi, 1]``.
     """
     values = volume[foreground]
-    p_lo, p_hi = (float(p) for p in np.percentile(values, PERCENTILES))
+    p_lo, p_hi = (float(p) for p in np.percentile(values, percentiles))
     if p_hi <= 0.0:
         raise VolumeError(
-            f"{str(path)!r}: the {PERCENTILES[1]}th percentile of the brain is {p_hi:g}; "
+            f"{str(path)!r}: the {percentiles[1]}th percentile of the brain is {p_hi:g}; "
             "expected positive intensities inside the brain"
         )
     out = np.zeros_like(volume, dtype=np.float32)
@@ -239,7 +244,8 @@ def _normalise_percentile(volume: np.ndarray, foreground: np.ndarray, path: Path
     return out
 
 
-Normaliser = Callable[[np.ndarray, np.ndarray, Path], np.ndarray]
+# (volume, foreground, path, percentiles) -> normalised volume
+Normaliser = Callable[[np.ndarray, np.ndarray, Path, tuple[float, float]], np.ndarray]
 
 NORMALISATIONS: dict[str, Normaliser] = {
     "none": _normalise_none,
@@ -369,6 +375,7 @@ def load_volume(
     mask_path: Path | None = None,
     resize: str = "pad",
     background_threshold: float | None = None,
+    percentiles: Sequence[float] = PERCENTILES,
 ) -> np.ndarray:
     """One 3-D volume as float32 ``(X, Y, Z)`` in [0, 1], background exactly 0.
 
@@ -377,7 +384,8 @@ def load_volume(
     (:func:`_check_foreground`; with ``background_threshold`` instead every voxel at or below
     it becomes background, for data whose background is not exactly 0), normalisation
     (``NORMALISATIONS``: ``"none"`` checks the data is in [0, 1]; ``"percentile"``, see
-    :func:`_normalise_percentile`; its foreground is ``mask & (image > 0)``), and, when
+    :func:`_normalise_percentile`, with ``percentiles = (lo, hi)``, ``0 <= lo < hi <= 100``;
+    its foreground is ``mask & (image > 0)``), and, when
     ``size`` is given and the shape is not ``size``^3, resizing (``RESIZERS``: ``"pad"`` or
     ``"resample"``). Output shape is ``(size, size, size)`` if size is given.
 
@@ -390,6 +398,9 @@ def load_volume(
     resizer = _lookup(RESIZERS, resize, "resize method")
     if size is not None and (isinstance(size, bool) or int(size) != size or size < 1):
         raise ValueError(f"size must be a positive integer or None, got {size!r}")
+    lo, hi = (float(p) for p in percentiles)
+    if not 0.0 <= lo < hi <= 100.0:
+        raise ValueError(f"percentiles must satisfy 0 <= lo < hi <= 100, got {list(percentiles)}")
     path = Path(path)
     volume = read_nifti(path, reorient=reorient)
     if mask_path is not None:
@@ -408,7 +419,7 @@ def load_volume(
     if not brain.any():
         detail = f" (mask {str(mask_path)!r})" if mask_path is not None else ""
         raise VolumeError(f"{str(path)!r}{detail}: empty brain mask, no voxel > 0")
-    volume = normalise(volume, brain, path)
+    volume = normalise(volume, brain, path, (lo, hi))
     if size is not None and volume.shape != (size,) * 3:
         try:
             volume = resizer(volume, int(size))
@@ -804,11 +815,12 @@ def lesion_histogram(
     reorient: bool = False,
     progress: bool = False,
     background_threshold: float | None = None,
+    percentiles: Sequence[float] = PERCENTILES,
 ) -> pd.DataFrame:
     """Whole-volume intensity histograms over [0, 1] of normal and anomalous brain voxels.
 
-    Each image is loaded with :func:`load_volume` (``normalisation``, ``reorient``,
-    ``background_threshold``, optional brain mask, no resize). A voxel is anomalous if its label is in ``anomaly_values`` (labels rounded to the
+    Each image is loaded with :func:`load_volume` (``normalisation``, ``percentiles``,
+    ``reorient``, ``background_threshold``, optional brain mask, no resize). A voxel is anomalous if its label is in ``anomaly_values`` (labels rounded to the
     nearest integer) or, if that is None, if its label is > 0; voxels whose label is in
     ``ignore_values`` (e.g. WMH class 2) are dropped; only brain voxels (image > 0) count.
     Counts are summed over all volumes. Columns: ``bin_left``, ``bin_right``, ``normal_count``,
@@ -844,6 +856,7 @@ def lesion_histogram(
             reorient=reorient,
             mask_path=mask_path,
             background_threshold=background_threshold,
+            percentiles=percentiles,
         )
         label = read_nifti(Path(label_path), reorient=reorient)
         if label.shape != image.shape:

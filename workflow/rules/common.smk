@@ -82,6 +82,7 @@ def volume_options(entry):
     """How a NIfTI data set's voxels become brain intensities in [0, 1] (no resizing)."""
     return {
         "normalisation": entry["normalisation"],
+        "percentiles": entry["percentiles"],
         "reorient": entry["reorient"],
         "background_threshold": entry["background_threshold"],
     }

@@ -61,6 +61,7 @@ rule lesion_histogram:
         anomaly_values=lambda wc: config["datasets"][wc.lesion]["labels"].get("anomaly_values"),
         ignore_values=lambda wc: config["datasets"][wc.lesion]["labels"].get("ignore_values", []),
         load=lambda wc: volume_options(config["datasets"][wc.lesion]),
+        bins=config["histograms"]["bins"],
     resources:
         mem_mb=8000,
         runtime=60,

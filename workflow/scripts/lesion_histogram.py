@@ -12,6 +12,7 @@ with job_log(snakemake.log[0]):
         mask_files=[Path(p) for p in snakemake.input.masks] or None,
         anomaly_values=snakemake.params.anomaly_values,
         ignore_values=tuple(snakemake.params.ignore_values),
+        bins=snakemake.params.bins,
         progress=True,
         **snakemake.params.load,
     ).to_csv(snakemake.output[0], index=False)
