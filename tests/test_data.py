@@ -1,4 +1,4 @@
-"""Tests for residual_pitfalls.data on tiny NIfTI volumes written into tmp_path."""
+"""Tests for the residual_pitfalls.data package on tiny NIfTI volumes written into tmp_path."""
 
 from __future__ import annotations
 
@@ -14,22 +14,17 @@ import pandas as pd
 import pytest
 from skimage import exposure
 
-from residual_pitfalls.data import (
-    NORMALISATIONS,
-    RESIZERS,
-    VolumeError,
+from residual_pitfalls.data.companions import drop_companions, pair_files
+from residual_pitfalls.data.histograms import (
     brain_histogram,
     brain_intensity_summary,
-    build_slice_stack,
-    drop_companions,
     equalise_histogram,
-    extract_slices,
     lesion_histogram,
-    list_volumes,
-    load_volume,
-    pair_files,
-    split_volumes,
 )
+from residual_pitfalls.data.nifti import VolumeError, list_volumes
+from residual_pitfalls.data.slices import build_slice_stack, extract_slices
+from residual_pitfalls.data.split import split_volumes
+from residual_pitfalls.data.volumes import NORMALISATIONS, RESIZERS, load_volume
 
 # --------------------------------------------------------------------------- list_volumes
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from residual_pitfalls.data import equalise_histogram
+from residual_pitfalls.data.histograms import equalise_histogram
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

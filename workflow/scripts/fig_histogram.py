@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from residual_pitfalls.data import brain_histogram, brain_intensity_summary
+from residual_pitfalls.data.histograms import brain_histogram, brain_intensity_summary
 from residual_pitfalls.figures import brain_histogram as plot_histogram
 from residual_pitfalls.figures import save_figure
 from residual_pitfalls.runlog import job_log

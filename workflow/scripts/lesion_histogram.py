@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from residual_pitfalls.data import lesion_histogram
+from residual_pitfalls.data.histograms import lesion_histogram
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
