@@ -1,9 +1,11 @@
-"""Tests for residual_pitfalls.data on tiny NIfTI volumes written into tmp_path."""
+"""Tests for the residual_pitfalls.data package on tiny NIfTI volumes written into tmp_path."""
 
 from __future__ import annotations
 
 import gzip
+import logging
 import os
+import struct
 from pathlib import Path
 
 import nibabel as nib
@@ -12,21 +14,17 @@ import pandas as pd
 import pytest
 from skimage import exposure
 
-from residual_pitfalls.data import (
-    NORMALISATIONS,
-    RESIZERS,
-    VolumeError,
+from residual_pitfalls.data.companions import drop_companions, pair_files
+from residual_pitfalls.data.histograms import (
     brain_histogram,
     brain_intensity_summary,
-    build_slice_stack,
     equalise_histogram,
-    extract_slices,
     lesion_histogram,
-    list_volumes,
-    load_volume,
-    pair_files,
-    split_volumes,
 )
+from residual_pitfalls.data.nifti import VolumeError, list_volumes
+from residual_pitfalls.data.slices import build_slice_stack, extract_slices
+from residual_pitfalls.data.split import split_volumes
+from residual_pitfalls.data.volumes import NORMALISATIONS, RESIZERS, load_volume
 
 # --------------------------------------------------------------------------- list_volumes
 
@@ -43,6 +41,18 @@ def test_list_volumes_sorted_skips_hidden_and_other_files(tmp_path, write_nifti,
     ]
     assert len(list_volumes(tmp_path, "**/*.nii.gz")) == 3
     assert [p.name for p in list_volumes(tmp_path / "a")] == ["00000.nii.gz", "00001.nii.gz"]
+
+
+def test_list_volumes_warns_about_broken_and_looping_symlinks(tmp_path, write_nifti, rng, caplog):
+    # they were skipped without a word
+    write_nifti(tmp_path / "00000.nii.gz", np.zeros((4, 4, 4), np.float32))
+    (tmp_path / "00001.nii.gz").symlink_to(tmp_path / "gone" / "00001.nii.gz")
+    (tmp_path / "loop_a.nii.gz").symlink_to(tmp_path / "loop_b.nii.gz")
+    (tmp_path / "loop_b.nii.gz").symlink_to(tmp_path / "loop_a.nii.gz")
+    with caplog.at_level(logging.WARNING, logger="residual_pitfalls.data"):
+        assert [p.name for p in list_volumes(tmp_path)] == ["00000.nii.gz"]
+    assert "3 broken or looping symlink(s)" in caplog.text
+    assert "00001.nii.gz, loop_a.nii.gz, loop_b.nii.gz" in caplog.text
 
 
 def test_list_volumes_missing_root(tmp_path):
@@ -135,7 +145,79 @@ def test_out_of_range_with_normalisation_none(tmp_path, write_nifti, make_phanto
     neg = vol / vol.max()
     neg[0, 0, 0] = -0.25
     path = write_nifti(tmp_path / "negative.nii.gz", neg)
-    with pytest.raises(VolumeError, match=r"negative\.nii\.gz.*\[-0.25, 1\]"):
+    with pytest.raises(VolumeError, match=r"negative\.nii\.gz.*1 negative voxels.*-0.25"):
+        load_volume(path)
+
+
+def test_faint_noise_background_is_refused(tmp_path, write_nifti, make_phantom, rng):
+    # a 0.001-0.02 noise background made every pixel "brain" and changed Fig. 1(a)
+    vol = make_phantom((16, 16, 16), rng, low=0.3, high=0.9)
+    noisy = np.where(vol > 0, vol, rng.uniform(0.001, 0.02, vol.shape)).astype(np.float32)
+    path = write_nifti(tmp_path / "noisy.nii.gz", noisy)
+    with pytest.raises(
+        VolumeError, match=r"noisy\.nii\.gz': 100 % of the voxels.*background_threshold"
+    ):
+        load_volume(path, size=16)
+    fixed = load_volume(path, size=16, background_threshold=0.02)
+    np.testing.assert_array_equal(fixed, vol)
+    mask = write_nifti(tmp_path / "mask.nii.gz", (vol > 0).astype(np.uint8))
+    np.testing.assert_array_equal(load_volume(path, mask_path=mask), vol)
+
+
+def test_zscored_volume_is_refused(tmp_path, write_nifti, make_phantom, rng):
+    # z-scored data with normalisation percentile silently lost every brain voxel below 0
+    vol = make_phantom((16, 16, 16), rng, low=0.1, high=0.9)
+    brain = vol > 0
+    z = np.zeros_like(vol)
+    z[brain] = (vol[brain] - vol[brain].mean()) / vol[brain].std()
+    path = write_nifti(tmp_path / "z.nii.gz", z)
+    with pytest.raises(VolumeError, match=r"z\.nii\.gz' has \d+ negative voxels.*z-scored"):
+        load_volume(path, normalisation="percentile")
+
+
+def test_head_with_skull_needs_a_mask(tmp_path, write_nifti, make_phantom, rng):
+    head = make_phantom((16, 16, 16), rng)
+    head[head == 0] = 0.05  # skull and scalp everywhere around the brain
+    path = write_nifti(tmp_path / "head.nii.gz", head)
+    with pytest.raises(VolumeError, match=r"head\.nii\.gz.*not skull-stripped.*mask"):
+        load_volume(path)
+
+
+def test_brain_share_bound_passes_realistic_brains(tmp_path, write_nifti):
+    from residual_pitfalls.synthetic import synthetic_volume
+
+    volume, _ = synthetic_volume(0, seed=0, size=32)
+    path = write_nifti(tmp_path / "synthetic.nii.gz", volume)
+    np.testing.assert_array_equal(load_volume(path), volume)
+    # an ellipsoid filling its box (52 %: tighter than any real brain's bounding box) passes
+    grids = np.meshgrid(*((np.arange(20) + 0.5) / 10 - 1,) * 3, indexing="ij")
+    box = (sum(g**2 for g in grids) <= 1.0).astype(np.float32) * 0.5
+    assert 0.5 < (box > 0).mean() < 0.6
+    load_volume(write_nifti(tmp_path / "box.nii.gz", box))
+
+
+def _patch_header(path: Path, offset: int, data: bytes) -> Path:
+    raw = bytearray(path.read_bytes())
+    raw[offset : offset + len(data)] = data
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_all_zero_sform_with_reorient_is_named(tmp_path, write_nifti, make_phantom, rng):
+    # nibabel's OrientationError did not name the file
+    path = write_nifti(tmp_path / "nosform.nii", make_phantom((8, 8, 8), rng))
+    _patch_header(path, 252, struct.pack("<2h", 0, 1))  # qform_code 0, sform_code 1
+    _patch_header(path, 280, bytes(48))  # srow_x, srow_y, srow_z all zero
+    with pytest.raises(VolumeError, match=r"nosform\.nii.*affine.*all zero.*reorient: false"):
+        load_volume(path, reorient=True)
+    assert load_volume(path, reorient=False).shape == (8, 8, 8)
+
+
+def test_header_claiming_huge_shape_is_refused_before_reading(tmp_path, write_nifti, rng):
+    # a header claiming 3000^3 voxels ended in a bare MemoryError
+    path = write_nifti(tmp_path / "huge.nii", np.zeros((8, 8, 8), np.float32))
+    _patch_header(path, 40, struct.pack("<4h", 3, 3000, 3000, 3000))  # dim[0..3]
+    with pytest.raises(VolumeError, match=r"huge\.nii.*\(3000, 3000, 3000\).*corrupt"):
         load_volume(path)
 
 
@@ -186,6 +268,33 @@ def test_percentile_normalisation(tmp_path, write_nifti, make_phantom, rng):
     np.testing.assert_allclose(load_volume(scaled, normalisation="percentile"), out, rtol=1e-5)
 
 
+def test_percentiles_are_a_parameter(tmp_path, write_nifti, make_phantom, rng):
+    vol = make_phantom((16, 16, 16), rng, low=10, high=250)
+    path = write_nifti(tmp_path / "raw.nii.gz", vol)
+    brain = vol > 0
+    full = load_volume(path, normalisation="percentile", percentiles=(0, 100))
+    np.testing.assert_allclose(full[brain], vol[brain] / vol.max(), rtol=1e-6)
+    assert full[brain].min() == pytest.approx(vol[brain].min() / vol.max())  # not 0: [lo/hi, 1]
+    lo, hi = np.percentile(vol[brain], (5, 95))
+    tight = load_volume(path, normalisation="percentile", percentiles=[5, 95])
+    np.testing.assert_allclose(tight[brain], np.clip(vol[brain], lo, hi) / hi, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"percentiles.*lo < hi.*\[95, 5\]"):
+        load_volume(path, normalisation="percentile", percentiles=[95, 5])
+
+
+def test_histogram_settings_are_config_keys():
+    import yaml
+    from helpers import REPO
+    from snakemake.utils import validate
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert config["histograms"] == {"bins": 100, "equalisation_bins": 256}
+    del config["histograms"]
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    assert config["histograms"] == {"bins": 100, "equalisation_bins": 256}  # schema defaults
+    assert config["datasets"]["mood"]["percentiles"] == [0.5, 99.5]
+
+
 def test_percentile_with_mask_ignores_skull(tmp_path, write_nifti, make_phantom, rng):
     brain_vol = make_phantom((16, 16, 16), rng, low=100, high=200)
     with_skull = brain_vol.copy()
@@ -207,7 +316,8 @@ def test_reorient_to_ras(tmp_path, write_nifti, make_phantom, rng):
 
 
 def test_resize_pad_and_crop(tmp_path, write_nifti, rng):
-    vol = rng.uniform(0.1, 1.0, (6, 10, 8)).astype(np.float32)
+    vol = np.zeros((6, 10, 8), np.float32)
+    vol[1:5, 1:9, 1:7] = rng.uniform(0.1, 1.0, (4, 8, 6))  # the crop removes background only
     path = write_nifti(tmp_path / "box.nii.gz", vol)
     out = load_volume(path, size=8, resize="pad")
     assert out.shape == (8, 8, 8)
@@ -215,6 +325,15 @@ def test_resize_pad_and_crop(tmp_path, write_nifti, rng):
     np.testing.assert_array_equal(out[1:7], vol[:, 1:9, :])
     assert not out[0].any() and not out[7].any()
     np.testing.assert_array_equal(load_volume(path), vol)  # no size: untouched
+
+
+def test_resize_pad_refuses_to_crop_brain(tmp_path, write_nifti, make_phantom, rng):
+    # a brain larger than image_size was silently cut at all four borders
+    path = write_nifti(tmp_path / "big.nii.gz", make_phantom((24, 30, 24), rng))
+    with pytest.raises(VolumeError, match=r"big.nii.gz.*\(24, 30, 24\).*16\^3.*resample.*>= 30"):
+        load_volume(path, size=16, resize="pad")
+    assert load_volume(path, size=16, resize="resample").shape == (16, 16, 16)
+    assert load_volume(path, size=30, resize="pad").shape == (30, 30, 30)
 
 
 def test_resize_resample(tmp_path, write_nifti):
@@ -295,10 +414,44 @@ def test_split_minimal_and_too_few():
         split_volumes(fake_files(1), val_fraction=0.0)
 
 
+@pytest.mark.parametrize(
+    ("n", "train_fraction", "val_fraction"), [(1, 0.6, 0.05), (10, 0.05, 0.05), (2, 0.6, 0.5)]
+)
+def test_split_never_puts_a_volume_in_two_splits(n, train_fraction, val_fraction):
+    # one volume (or ten at train_fraction 0.05) gave train=-1 and the same volume in val and test
+    with pytest.raises(ValueError, match=r"too few for split\.train_fraction=.*train=-?\d"):
+        split_volumes(fake_files(n), train_fraction=train_fraction, val_fraction=val_fraction)
+
+
+def test_split_is_disjoint_for_every_count():
+    for n in range(1, 60):
+        for fractions in ((0.6, 0.05), (0.05, 0.05), (0.5, 0.0), (0.9, 0.3)):
+            try:
+                split = split_volumes(
+                    fake_files(n), train_fraction=fractions[0], val_fraction=fractions[1]
+                )
+            except ValueError:
+                continue
+            parts = [set(v) for v in split.values()]
+            assert sum(map(len, parts)) == n == len(set.union(*parts))
+            assert split["train"] and split["test"] and (split["val"] or fractions[1] == 0)
+
+
+def test_split_refuses_one_subject_under_two_names(tmp_path, write_nifti):
+    vol = np.full((4, 4, 4), 0.5, np.float32)
+    for i in range(6):
+        write_nifti(tmp_path / "data" / "site" / f"{i:05d}.nii.gz", vol)
+    (tmp_path / "data" / "alias").symlink_to(tmp_path / "data" / "site")
+    files = list_volumes(tmp_path / "data", "*/*.nii.gz")
+    assert len(files) == 12
+    with pytest.raises(ValueError, match=r"alias/00000.nii.gz' and '.*site/00000.nii.gz'"):
+        split_volumes(files)
+
+
 def test_split_without_validation_and_bad_input():
     split = split_volumes(fake_files(10), val_fraction=0.0)
     assert split["val"] == [] and len(split["train"]) == 6 and len(split["test"]) == 4
-    with pytest.raises(ValueError, match="duplicate.*00001"):
+    with pytest.raises(ValueError, match="00001.nii.gz' are the same file"):
         split_volumes(fake_files(5) + [Path("/data/00001.nii.gz")])
     with pytest.raises(ValueError, match="train_fraction"):
         split_volumes(fake_files(10), train_fraction=1.0)
@@ -438,6 +591,28 @@ def test_pair_files_missing_companion_named(tmp_path, write_nifti):
         pair_files([img])
 
 
+def test_masks_next_to_images_are_not_images(tmp_path, write_nifti):
+    # the README's mask example with pattern "*.nii.gz" listed the masks as images too
+    vol = np.ones((4, 4, 4), np.float32)
+    for i in range(3):
+        write_nifti(tmp_path / f"s{i}_t2.nii.gz", vol)
+        write_nifti(tmp_path / f"s{i}_mask.nii.gz", vol)
+    listed = list_volumes(tmp_path, "*.nii.gz")
+    assert len(listed) == 6
+    images = drop_companions(listed, replace=[("_t2.nii.gz", "_mask.nii.gz")])
+    assert [p.name for p in images] == ["s0_t2.nii.gz", "s1_t2.nii.gz", "s2_t2.nii.gz"]
+    masks = pair_files(images, replace=("_t2.nii.gz", "_mask.nii.gz"))
+    assert [p.name for p in masks] == ["s0_mask.nii.gz", "s1_mask.nii.gz", "s2_mask.nii.gz"]
+    (tmp_path / "pairs.csv").write_text("image,mask\ns0_t2.nii.gz,s0_mask.nii.gz\n")
+    by_manifest = drop_companions(listed, manifests=[(tmp_path / "pairs.csv", "mask")])
+    assert [p.name for p in by_manifest] == [p.name for p in listed if p.name != "s0_mask.nii.gz"]
+    # a file that is neither image nor companion: the error says to narrow the pattern
+    write_nifti(tmp_path / "s0_t1.nii.gz", vol)
+    others = drop_companions(list_volumes(tmp_path), replace=[("_t2.nii.gz", "_mask.nii.gz")])
+    with pytest.raises(ValueError, match=r"s0_t1\.nii\.gz.*narrow the data set's pattern.*'\*_t2"):
+        pair_files(others, replace=("_t2.nii.gz", "_mask.nii.gz"))
+
+
 def test_pair_files_by_manifest(tmp_path, write_nifti):
     vol = np.ones((4, 4, 4), np.float32)
     img1 = write_nifti(tmp_path / "patient01" / "FLAIR.nii.gz", vol)
@@ -541,3 +716,27 @@ def test_build_slice_stack_applies_one_mask_per_volume(tmp_path, write_nifti, ma
     assert stack[0][:, :8].any() and stack[1][:, 8].any()
     with pytest.raises(ValueError, match="1 mask files given for 2 volumes"):
         build_slice_stack(volumes, [8], masks=masks[:1])
+
+
+# --------------------------------------------------------------------------- dataset config
+
+
+def test_not_skull_stripped_dataset_needs_a_mask():
+    # WMH FLAIR has skull and scalp: without a mask "voxels > 0" histogrammed the skull
+    import yaml
+    from helpers import REPO
+    from snakemake.utils import validate
+
+    from residual_pitfalls.architectures import ARCHITECTURES
+    from residual_pitfalls.settings import ConfigError, check_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for key, value in yaml.safe_load((REPO / "config" / "lesions.yaml").read_text()).items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    assert config["datasets"]["wmh"]["skull_stripped"] is False
+    assert config["datasets"]["brats"]["skull_stripped"] is True  # the schema's default
+    with pytest.raises(ConfigError, match=r"'datasets\.wmh\.mask' is required.*skull_stripped"):
+        check_config(config, ARCHITECTURES)
+    config["datasets"]["wmh"]["mask"] = {"manifest": "wmh_masks.csv"}
+    check_config(config, ARCHITECTURES)

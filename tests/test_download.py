@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from residual_pitfalls.data import list_volumes, load_volume
+from residual_pitfalls.data.nifti import list_volumes
+from residual_pitfalls.data.volumes import load_volume
 from residual_pitfalls.download import DownloadError, download_file, extract_archive, sha256_of
 
 TOKEN_ENV = "RP_TEST_SYNAPSE_TOKEN"

@@ -110,6 +110,17 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
             raise ConfigError(
                 f"config key 'datasets.{key}.subjects' is required for source: synthetic"
             )
+        lo, hi = entry.get("percentiles", (0.5, 99.5))
+        if not lo < hi:
+            raise ConfigError(
+                f"config key 'datasets.{key}.percentiles': [{lo}, {hi}] must be [lo, hi] with lo < hi"
+            )
+        if entry.get("skull_stripped") is False and "mask" not in entry:
+            raise ConfigError(
+                f"config key 'datasets.{key}.mask' is required: 'datasets.{key}.skull_stripped' "
+                "is false, and without brain masks the skull and scalp would count as brain "
+                "(voxels > 0); give {replace: [old, new]} or {manifest: masks.csv}"
+            )
 
     size = int(config["image_size"])
     axis_slices = config["slices"]

@@ -15,7 +15,9 @@ from residual_pitfalls.settings import (
     check_finite,
     describe_schema_error,
 )
-from residual_pitfalls.data import list_volumes, pair_files, split_volumes
+from residual_pitfalls.data.companions import drop_companions, pair_files
+from residual_pitfalls.data.nifti import list_volumes
+from residual_pitfalls.data.split import split_volumes
 
 from residual_pitfalls.architectures import ARCHITECTURES
 from jsonschema import ValidationError
@@ -50,7 +52,17 @@ def dataset_files(name):
         return [f"results/data/volumes/sub-{i:04d}.nii.gz" for i in range(entry["subjects"])]
     if needs_download(entry):
         return download_targets(entry)
-    return [str(p) for p in list_volumes(Path(entry["path"]), entry["pattern"])]
+    files = list_volumes(Path(entry["path"]), entry["pattern"])
+    # masks and labels stored next to the images match the pattern too: they are not images
+    kinds = [(entry[k], c) for k, c in (("mask", "mask"), ("labels", "label")) if k in entry]
+    return [
+        str(p)
+        for p in drop_companions(
+            files,
+            replace=[tuple(spec["replace"]) for spec, _ in kinds if "replace" in spec],
+            manifests=[(Path(spec["manifest"]), c) for spec, c in kinds if "manifest" in spec],
+        )
+    ]
 
 
 def needs_download(entry):
@@ -81,11 +93,16 @@ def load_options(entry):
     """How a volume becomes a (size^3, float32 in [0, 1]) array: the data set's loading options."""
     if entry["source"] == "synthetic":
         return {"size": config["image_size"], "normalisation": "none", "reorient": False}
+    return {"size": config["image_size"], "resize": entry["resize"], **volume_options(entry)}
+
+
+def volume_options(entry):
+    """How a NIfTI data set's voxels become brain intensities in [0, 1] (no resizing)."""
     return {
-        "size": config["image_size"],
         "normalisation": entry["normalisation"],
+        "percentiles": entry["percentiles"],
         "reorient": entry["reorient"],
-        "resize": entry["resize"],
+        "background_threshold": entry["background_threshold"],
     }
 
 

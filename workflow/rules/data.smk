@@ -81,6 +81,8 @@ rule equalise_test_slices:
         "results/data/test.npy",
     output:
         "results/data/test_histeq.npy",
+    params:
+        bins=config["histograms"]["equalisation_bins"],
     log:
         "logs/equalise_test_slices.log",
     conda:

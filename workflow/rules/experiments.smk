@@ -60,8 +60,8 @@ rule lesion_histogram:
     params:
         anomaly_values=lambda wc: config["datasets"][wc.lesion]["labels"].get("anomaly_values"),
         ignore_values=lambda wc: config["datasets"][wc.lesion]["labels"].get("ignore_values", []),
-        normalisation=lambda wc: config["datasets"][wc.lesion]["normalisation"],
-        reorient=lambda wc: config["datasets"][wc.lesion]["reorient"],
+        load=lambda wc: volume_options(config["datasets"][wc.lesion]),
+        bins=config["histograms"]["bins"],
     resources:
         mem_mb=8000,
         runtime=60,

@@ -42,6 +42,7 @@ rule fig1b:
         **figure_outputs("fig1b"),
     params:
         style=STYLE,
+        bins=config["histograms"]["bins"],
         title="",
     log:
         "logs/figures/fig1b.log",
@@ -59,6 +60,7 @@ use rule fig1b as fig6b with:
         **figure_outputs("fig6b"),
     params:
         style=STYLE,
+        bins=config["histograms"]["bins"],
         title="histogram-equalised test set",
     log:
         "logs/figures/fig6b.log",

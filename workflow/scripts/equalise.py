@@ -2,9 +2,12 @@
 
 import numpy as np
 
-from residual_pitfalls.data import equalise_histogram
+from residual_pitfalls.data.histograms import equalise_histogram
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
     images = np.load(snakemake.input[0])
-    np.save(snakemake.output[0], np.stack([equalise_histogram(image) for image in images]))
+    np.save(
+        snakemake.output[0],
+        np.stack([equalise_histogram(image, snakemake.params.bins) for image in images]),
+    )

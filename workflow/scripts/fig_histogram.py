@@ -2,15 +2,15 @@
 
 import numpy as np
 
-from residual_pitfalls.data import brain_histogram, brain_intensity_summary
+from residual_pitfalls.data.histograms import brain_histogram, brain_intensity_summary
 from residual_pitfalls.figures import brain_histogram as plot_histogram
 from residual_pitfalls.figures import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
     images = np.load(snakemake.input[0])
-    hist = brain_histogram(images, bins=100)
-    summary = brain_intensity_summary(images, bins=100)
+    hist = brain_histogram(images, bins=snakemake.params.bins)
+    summary = brain_intensity_summary(images, bins=snakemake.params.bins)
     for key, value in summary.items():
         hist[key] = value
     fig = plot_histogram(hist, summary, snakemake.params.style, snakemake.params.title)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from residual_pitfalls.data import lesion_histogram
+from residual_pitfalls.data.histograms import lesion_histogram
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
@@ -12,7 +12,7 @@ with job_log(snakemake.log[0]):
         mask_files=[Path(p) for p in snakemake.input.masks] or None,
         anomaly_values=snakemake.params.anomaly_values,
         ignore_values=tuple(snakemake.params.ignore_values),
-        normalisation=snakemake.params.normalisation,
-        reorient=snakemake.params.reorient,
+        bins=snakemake.params.bins,
         progress=True,
+        **snakemake.params.load,
     ).to_csv(snakemake.output[0], index=False)

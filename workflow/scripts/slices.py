@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from residual_pitfalls.data import build_slice_stack
+from residual_pitfalls.data.slices import build_slice_stack
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
