@@ -226,6 +226,8 @@ def _sweep(  # pragma: no cover - compiled
     written out here: as a called function it ran ~8x slower (not inlined).
     """
     n_pos = pos_asc.shape[0]
+    top = neg_asc[n_neg - 1] if n_neg > 0 else -np.inf
+    bottom = neg_asc[n_zero] if n_zero < n_neg else np.inf  # smallest positive negative
     for k in range(intensities.shape[0]):
         t = intensities[k]
         a = 0
@@ -250,9 +252,9 @@ def _sweep(  # pragma: no cover - compiled
                     sb = abs(pos_asc[b] - t)
             tp += tie
             if use_table:
-                if n_neg > 0 and v > neg_asc[n_neg - 1]:
+                if v > top:
                     hi = n_neg
-                elif n_zero == n_neg or v <= neg_asc[n_zero]:
+                elif v <= bottom:
                     hi = n_zero if v > 0 else 0
                 else:
                     key = (np.int64(np.float32(v).view(np.uint32)) >> shift) - key_base
