@@ -14,9 +14,9 @@ rule intensity_sigma_grid:
         radius=config["anomaly"]["radius"],
     threads: 8
     resources:
-        # one process per thread, forked: measured with benchmarks/exp1_grid.py (320 images at 256²)
-        # ~350 MB for the main process and +22 MB (PSS) per worker; 1 GB + 200 MB each leaves room
-        mem_mb=lambda wc, threads: 1000 + 200 * threads,
+        # one forked worker process per thread. benchmarks/exp1_grid.py, paper grid (320 x 100 x
+        # 100 at 256²): 488 MB PSS for the main process, +20-48 MB per worker; 2x headroom on both
+        mem_mb=lambda wc, threads: 1000 + 100 * threads,
         runtime=120,
     log:
         "logs/intensity_sigma_grid/{variant}.log",
