@@ -40,10 +40,10 @@ Conventions shared by all paths (identical to sklearn 1.9 on 0/1 labels):
 The numba kernels compile on first use and are cached on disk (``cache=True``); when no cache
 directory is writable they are compiled without caching instead of failing. They release the GIL.
 
-Speed (benchmarks/ap_engine.py: 256x256 synthetic slices, ~1,245 positives, one shared core):
-sklearn ~6.5-7 ms per map; the general path ~55-105 us per map (~85x); the intensity sweep
-~7-10 us per AP with 100 intensities per call (~12 us counting the caller's extraction of the
-scores; >= 500x).
+Speed (benchmarks/ap_engine.py: 256x256 synthetic slices, ~1,045-1,245 positives, one shared core,
+2026-12-04): sklearn 4-13 ms per map depending on the machine's load; the general path ~38-66 us
+per map (~90x in the same run); the intensity sweep ~4.5-6.7 us per AP with 100 intensities per
+call (~8-10 us counting the caller's extraction of the scores; ~500x).
 """
 
 from __future__ import annotations
