@@ -63,9 +63,13 @@ rule model_intensity_curve:
 
 
 # Fig. 4(a)'s example maps: only the anomalous mode and only the example models (same script).
+# Four reconstructions: no GPU asked for.
 use rule model_intensity_curve as model_examples with:
     output:
         examples="results/metrics/exp3_{model}_anomalous_examples.npz",
+    resources:
+        mem_mb=8000,
+        runtime=60,
     log:
         "logs/model_examples/{model}.log",
     benchmark:
