@@ -16,7 +16,13 @@ import pytest
 
 from residual_pitfalls.data.nifti import list_volumes
 from residual_pitfalls.data.volumes import load_volume
-from residual_pitfalls.download import DownloadError, download_file, extract_archive, sha256_of
+from residual_pitfalls.download import (
+    DownloadError,
+    download_file,
+    extract_archive,
+    fetch_dataset,
+    sha256_of,
+)
 
 TOKEN_ENV = "RP_TEST_SYNAPSE_TOKEN"
 
@@ -123,6 +129,47 @@ def test_download_and_extract_end_to_end(serve, mood_zip, tmp_path, monkeypatch)
     ]
     assert list_volumes(tmp_path / "mood" / "brain_train") == files
     assert load_volume(files[0]).shape == (8, 8, 8)
+
+
+def test_fetch_dataset_deletes_the_archive_after_a_verified_extraction(
+    serve, mood_zip, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(TOKEN_ENV, "s3cret")
+    base = serve({"/brain_train.zip": ("auth", mood_zip)})
+    archive, dest = tmp_path / "downloads" / "mood.archive", tmp_path / "data" / "brain_train"
+    expected = [dest / "00000.nii.gz", dest / "00001.nii.gz"]
+    files = fetch_dataset(
+        base + "/brain_train.zip",
+        archive,
+        dest,
+        expected,
+        sha256=sha(mood_zip),
+        token_env=TOKEN_ENV,
+        root="brain_train",
+        progress=False,
+    )
+    assert files == expected and load_volume(files[1]).shape == (8, 8, 8)
+    assert leftovers(archive.parent) == []  # no archive, no .part: the volumes exist once
+
+
+def test_fetch_dataset_missing_volume_removes_the_folder_and_keeps_the_archive(
+    serve, mood_zip, tmp_path
+):
+    base = serve({"/brain_train.zip": ("ok", mood_zip)})
+    archive, dest = tmp_path / "downloads" / "mood.archive", tmp_path / "data" / "brain_train"
+    with pytest.raises(FileNotFoundError, match="00002.nii.gz"):
+        fetch_dataset(
+            base + "/brain_train.zip",
+            archive,
+            dest,
+            [dest / f"{i:05d}.nii.gz" for i in range(3)],
+            sha256=sha(mood_zip),
+            root="brain_train",
+            progress=False,
+        )
+    assert not dest.exists()
+    assert archive.read_bytes() == mood_zip  # verified: a corrected volume list reuses it
+    assert len(serve.last.requests) == 1
 
 
 def test_download_without_checksum_and_skip_when_verified(serve, tmp_path):

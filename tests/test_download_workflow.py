@@ -101,6 +101,8 @@ def test_download_verify_extract_then_slice(tmp_path, server):
     assert sorted(p.name for p in data.iterdir()) == [f"{i:05d}.nii.gz" for i in range(6)]
     test = np.load(tmp_path / "run" / "results" / "data" / "test.npy")
     assert test.shape == (3, 32, 32)  # the last 40 % of 6 volumes, one slice each
+    downloads = tmp_path / "run" / "results" / "downloads"  # the archive is deleted once extracted
+    assert not downloads.exists() or not any(downloads.iterdir())
 
 
 def test_checksum_mismatch_leaves_nothing_that_looks_done(tmp_path, server):

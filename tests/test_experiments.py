@@ -8,8 +8,6 @@ from sklearn.metrics import average_precision_score
 
 from residual_pitfalls.anomalies import anomaly_centres, disk_anomaly, make_anomaly
 from residual_pitfalls.experiments import (
-    best_match,
-    bootstrap_band,
     intensity_sigma_grid,
     model_intensity_curves,
     texture_rng,
@@ -107,19 +105,3 @@ def test_model_mode_is_checked(images):
             radius=3,
             intensities=np.array([0.5]),
         )
-
-
-def test_best_match_prefers_smaller_index_on_ties():
-    candidates = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
-    assert best_match(np.array([0.0, 1.0]), candidates) == 0
-    assert best_match(np.array([0.9, 0.1]), candidates) == 1
-
-
-def test_bootstrap_band_brackets_the_mean_and_is_reproducible():
-    values = np.random.default_rng(0).random((30, 4))
-    low, high = bootstrap_band(values, 200, np.random.default_rng(1))
-    mean = values.mean(axis=0)
-    assert np.all(low <= mean) and np.all(mean <= high) and np.all(high - low > 0)
-    low2, high2 = bootstrap_band(values, 200, np.random.default_rng(1))
-    np.testing.assert_array_equal(low, low2)
-    np.testing.assert_array_equal(high, high2)

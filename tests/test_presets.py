@@ -91,6 +91,7 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
         "texture_sigma_curve": len(config["anomaly"]["textures"]),
         "train_model": n_models,
         "model_intensity_curve": 2 * n_models,  # healthy, anomalous
+        "model_examples": len(config["evaluation"]["example_models"]),  # Fig. 4(a)
         **{f: 1 for f in FIGURES},
         "provenance": 1,
         "all": 1,
@@ -113,8 +114,11 @@ def test_paper_preset_requests_gpus_only_for_the_model_rules(paper_dry_run):
         assert job["threads"] >= 1
         if job["rule"] in GPU_RULES or job["rule"] in ("slices", "intensity_sigma_grid"):
             # the heavy jobs declare their own memory and wall time (SLURM: --mem, -t)
-            assert int(job["resources"]["mem_mb"]) >= 4000, job
             assert int(job["resources"]["runtime"]) >= 60, job
+            if job["rule"] == "intensity_sigma_grid":  # one worker process per thread
+                assert int(job["resources"]["mem_mb"]) == 1000 + 100 * job["threads"], job
+            else:
+                assert int(job["resources"]["mem_mb"]) >= 4000, job
     train = [job for job in paper_dry_run if job["rule"] == "train_model"]
     assert len(train) == len(merged_config()["models"])
     assert all(int(job["resources"]["runtime"]) >= 600 for job in train)

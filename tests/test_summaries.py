@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from residual_pitfalls.summaries import (
+    best_match,
+    bootstrap_band,
     error_vs_ap_table,
     heatmap_table,
     model_curve_table,
@@ -78,3 +80,19 @@ def test_error_vs_ap_table_averages_per_model():
     points = error_vs_ap_table([healthy], [anomalous], {"m": "Model"})
     assert points.loc[0, "reconstruction_error"] == pytest.approx(0.1)
     assert points.loc[0, "ap"] == pytest.approx(anomalous["ap"].mean())
+
+
+def test_best_match_prefers_smaller_index_on_ties():
+    candidates = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    assert best_match(np.array([0.0, 1.0]), candidates) == 0
+    assert best_match(np.array([0.9, 0.1]), candidates) == 1
+
+
+def test_bootstrap_band_brackets_the_mean_and_is_reproducible():
+    values = np.random.default_rng(0).random((30, 4))
+    low, high = bootstrap_band(values, 200, np.random.default_rng(1))
+    mean = values.mean(axis=0)
+    assert np.all(low <= mean) and np.all(mean <= high) and np.all(high - low > 0)
+    low2, high2 = bootstrap_band(values, 200, np.random.default_rng(1))
+    np.testing.assert_array_equal(low, low2)
+    np.testing.assert_array_equal(high, high2)

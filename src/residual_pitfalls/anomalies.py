@@ -8,10 +8,12 @@ inside the image and a radius in pixels, and returns ``(anomalous, label)``:
 * ``label``: ``(H, W) bool``, the disk (``skimage.draw.disk`` semantics, indices clipped to the
   image) intersected with the brain mask.
 
-Inputs are never modified. Randomness only comes from an explicit ``np.random.Generator``; the
-experiments use one generator per image, :func:`image_rng`, whose first draw is the centre
-(:func:`sample_centre`) and whose later draws (e.g. the pixel-shuffle permutation) follow, so every
-condition of a sweep sees the same anomaly without any global re-seeding.
+Inputs are never modified. Randomness only comes from an explicit ``np.random.Generator``, in two
+streams per image ``i``, so every condition of a sweep sees the same anomaly without any global
+re-seeding: the centre is the one draw of :func:`image_rng` (``default_rng([seed, i])``, see
+:func:`sample_centre` / :func:`anomaly_centres`), and the pixel-shuffle permutation is the one draw
+of ``experiments.texture_rng`` (``default_rng([seed, i, 1])``), a stream of its own, so adding or
+removing a texture never moves a centre.
 
 The registry :data:`ANOMALIES` maps a name to a function with the uniform signature
 ``fn(image, centre, radius, rng, **params) -> (anomalous, label)``; :func:`make_anomaly` looks a
@@ -117,9 +119,10 @@ def _check_seed(seed: object) -> int:
 def image_rng(seed: int, index: int) -> np.random.Generator:
     """The per-image generator ``np.random.default_rng([seed, index])``.
 
-    Every experiment draws image ``index``'s anomaly from this generator: first the centre
-    (:func:`sample_centre`), then any further draws (e.g. the pixel-shuffle permutation). Keying on
-    ``(seed, index)`` makes an image's anomaly independent of the other images and of the condition.
+    Every experiment draws image ``index``'s anomaly centre from this generator, with one
+    :func:`sample_centre` call; nothing else is drawn from it (the pixel-shuffle permutation has its
+    own stream, ``experiments.texture_rng``). Keying on ``(seed, index)`` makes an image's centre
+    independent of the other images and of the condition.
 
     Args:
         seed: non-negative int, the experiment seed.

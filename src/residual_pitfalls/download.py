@@ -3,7 +3,8 @@
 Standard library only (urllib, zipfile, tarfile). Both steps are all-or-nothing: a download is
 streamed to ``<dest>.part`` and renamed into place only after its size and checksum are
 verified; an archive is unpacked into a temporary folder beside the destination and renamed
-into place only when complete.
+into place only when complete. :func:`fetch_dataset` chains both, checks that the expected volumes
+arrived and then deletes the archive (800 MOOD volumes would otherwise take twice the disk).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
-__all__ = ["DownloadError", "download_file", "extract_archive", "sha256_of"]
+__all__ = ["DownloadError", "download_file", "extract_archive", "fetch_dataset", "sha256_of"]
 
 CHUNK = 1 << 20
 MOOD_SYNAPSE_PROJECT = "syn21343101"
@@ -234,3 +235,39 @@ def extract_archive(archive: Path, dest_dir: Path, root: str | None = None) -> l
         if tmp.exists():
             shutil.rmtree(tmp)
     return sorted((p for p in dest_dir.rglob("*") if _is_nifti(p)), key=lambda p: p.as_posix())
+
+
+# --------------------------------------------------------------------------- both
+
+
+def fetch_dataset(
+    url: str,
+    archive: Path,
+    dest_dir: Path,
+    expected: list[Path],
+    *,
+    sha256: str | None,
+    token_env: str | None = None,
+    root: str | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Download ``url`` to ``archive`` (verified), unpack it into ``dest_dir``, check that every
+    ``expected`` file is there, then delete the archive. Returns the unpacked NIfTI files.
+
+    If an expected file is missing, ``dest_dir`` is removed again (nothing that looks like a
+    data set is left) and FileNotFoundError names one missing file; the verified archive is kept
+    so that a corrected ``expected`` list does not download it again. Other errors as
+    :func:`download_file` and :func:`extract_archive`.
+    """
+    archive, dest_dir = Path(archive), Path(dest_dir)
+    download_file(url, archive, sha256=sha256, token_env=token_env, progress=progress)
+    extracted = extract_archive(archive, dest_dir, root=root)
+    missing = [Path(p) for p in expected if not Path(p).is_file()]
+    if missing:
+        shutil.rmtree(dest_dir)
+        raise FileNotFoundError(
+            f"the archive {url} did not provide {len(missing)} expected volume(s), e.g. "
+            f"{missing[0]}; it contained {len(extracted)} NIfTI files"
+        )
+    archive.unlink()
+    return extracted

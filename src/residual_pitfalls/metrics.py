@@ -40,10 +40,10 @@ Conventions shared by all paths (identical to sklearn 1.9 on 0/1 labels):
 The numba kernels compile on first use and are cached on disk (``cache=True``); when no cache
 directory is writable they are compiled without caching instead of failing. They release the GIL.
 
-Speed (benchmarks/ap_engine.py: 256x256 synthetic slices, ~1,245 positives, one shared core):
-sklearn ~6.5-7 ms per map; the general path ~55-105 us per map (~85x); the intensity sweep
-~7-10 us per AP with 100 intensities per call (~12 us counting the caller's extraction of the
-scores; >= 500x).
+Speed (benchmarks/ap_engine.py: 256x256 synthetic slices, ~1,045-1,245 positives, one shared core,
+2026-12-04): sklearn 4-13 ms per map depending on the machine's load; the general path ~38-66 us
+per map (~90x in the same run); the intensity sweep ~4.5-6.7 us per AP with 100 intensities per
+call (~8-10 us counting the caller's extraction of the scores; ~500x).
 """
 
 from __future__ import annotations
@@ -177,44 +177,6 @@ def _ap_sorted(pos_asc, neg_asc):  # pragma: no cover - compiled
     return acc / n_pos
 
 
-@_jit
-def _sweep_sorted(neg_asc, pos_asc, intensities, out):  # pragma: no cover - compiled
-    """``out[k]`` = AP with positive scores ``|pos_asc - intensities[k]|`` (in pos_asc's dtype).
-
-    ``|p - I|`` rounded is non-increasing in ``p`` below ``I`` and non-decreasing above, so
-    taking the larger of the two ends of ``pos_asc`` repeatedly yields the scores in descending
-    order; all copies of the current maximum sit at the two ends.
-    """
-    n_pos = pos_asc.shape[0]
-    n_neg = neg_asc.shape[0]
-    for k in range(intensities.shape[0]):
-        t = intensities[k]
-        a = 0
-        b = n_pos - 1
-        sa = abs(pos_asc[a] - t)
-        sb = abs(pos_asc[b] - t)
-        hi = n_neg
-        tp = 0
-        acc = 0.0
-        while a <= b:
-            v = sa if sa >= sb else sb
-            tie = 0
-            while a <= b and sa == v:
-                tie += 1
-                a += 1
-                if a <= b:
-                    sa = abs(pos_asc[a] - t)
-            while a <= b and sb == v:
-                tie += 1
-                b -= 1
-                if a <= b:
-                    sb = abs(pos_asc[b] - t)
-            tp += tie
-            hi = _count_below(neg_asc, v, hi)
-            acc += tie * tp / (tp + (n_neg - hi))
-        out[k] = acc / n_pos
-
-
 # Exp 1 fast path for float32: a bucket table over the float32 bit patterns of the sorted
 # negatives (monotone in the value for values > 0) answers each count from one table read and a
 # few branch-free comparisons, with no dependence on the previous answer. It beats the
@@ -249,23 +211,30 @@ def _bit_table(neg_pad, n_neg, n_zero, n_buckets):  # pragma: no cover - compile
 
 
 @_jit
-def _sweep_table(  # pragma: no cover - compiled
-    neg_pad, n_neg, n_zero, starts, shift, key_base, pos_asc, intensities, out
+def _sweep(  # pragma: no cover - compiled
+    neg_asc, n_neg, n_zero, starts, shift, key_base, use_table, pos_asc, intensities, out
 ):
-    """``_sweep_sorted`` for float32, with the counts from ``_bit_table``.
+    """``out[k]`` = AP with positive scores ``|pos_asc - intensities[k]|`` (in pos_asc's dtype),
+    against the ``n_neg`` ascending negatives ``neg_asc[:n_neg]``.
 
-    ``neg_pad`` holds the ``n_neg`` ascending negatives (>= +0.0; ``n_zero`` zeros first) and
-    ``_TABLE_SLOTS`` trailing +inf, so a window read past a bucket only sees larger values.
+    ``|p - I|`` rounded is non-increasing in ``p`` below ``I`` and non-decreasing above, so
+    taking the larger of the two ends of ``pos_asc`` repeatedly yields the scores in descending
+    order; all copies of the current maximum sit at the two ends. The negatives below each score
+    are counted in the bucket table if ``use_table`` (float32 negatives >= +0.0, ``n_zero`` zeros
+    first, ``_TABLE_SLOTS`` trailing +inf, table from ``_bit_table``), else by the monotone scan
+    ``_count_below`` (``n_zero``, ``starts``, ``shift``, ``key_base`` unused). The table lookup is
+    written out here: as a called function it ran ~8x slower (not inlined).
     """
     n_pos = pos_asc.shape[0]
-    top = neg_pad[n_neg - 1] if n_neg > 0 else -np.inf
-    bottom = neg_pad[n_zero] if n_zero < n_neg else np.inf  # smallest positive negative
+    top = neg_asc[n_neg - 1] if n_neg > 0 else -np.inf
+    bottom = neg_asc[n_zero] if n_zero < n_neg else np.inf  # smallest positive negative
     for k in range(intensities.shape[0]):
         t = intensities[k]
         a = 0
         b = n_pos - 1
         sa = abs(pos_asc[a] - t)
         sb = abs(pos_asc[b] - t)
+        hi = n_neg
         tp = 0
         acc = 0.0
         while a <= b:
@@ -282,35 +251,38 @@ def _sweep_table(  # pragma: no cover - compiled
                 if a <= b:
                     sb = abs(pos_asc[b] - t)
             tp += tie
-            if v > top:
-                below = n_neg
-            elif v <= bottom:
-                below = n_zero if v > 0 else 0
-            else:  # bottom < v <= top: v's key is inside the table
-                key = (np.int64(np.float32(v).view(np.uint32)) >> shift) - key_base
-                first = starts[key]
-                c = 0
-                for i in range(_TABLE_SLOTS):
-                    c += neg_pad[first + i] < v
-                below = first + c
-                if c == _TABLE_SLOTS:
-                    lo = below
-                    hi = starts[key + 1]
-                    while lo < hi:
-                        mid = (lo + hi) >> 1
-                        if neg_pad[mid] < v:
-                            lo = mid + 1
-                        else:
-                            hi = mid
-                    below = lo
-            acc += tie * tp / (tp + (n_neg - below))
+            if use_table:
+                if v > top:
+                    hi = n_neg
+                elif v <= bottom:
+                    hi = n_zero if v > 0 else 0
+                else:
+                    key = (np.int64(np.float32(v).view(np.uint32)) >> shift) - key_base
+                    first = starts[key]
+                    c = 0
+                    for i in range(_TABLE_SLOTS):
+                        c += neg_asc[first + i] < v
+                    hi = first + c
+                    if c == _TABLE_SLOTS:
+                        lo = hi
+                        up = starts[key + 1]
+                        while lo < up:
+                            mid = (lo + up) >> 1
+                            if neg_asc[mid] < v:
+                                lo = mid + 1
+                            else:
+                                up = mid
+                        hi = lo
+            else:
+                hi = _count_below(neg_asc, v, hi)
+            acc += tie * tp / (tp + (n_neg - hi))
         out[k] = acc / n_pos
 
 
 def _sweep_float32(
     neg: np.ndarray, pos_asc: np.ndarray, inten: np.ndarray, out: np.ndarray
 ) -> None:
-    """Fill ``out`` as ``_sweep_sorted`` does, for unsorted float32 negatives >= 0."""
+    """Fill ``out`` as ``_sweep`` does, for unsorted float32 negatives >= 0, with the table."""
     n_neg = neg.size
     neg_pad = np.empty(n_neg + _TABLE_SLOTS, dtype=np.float32)
     # zeros (either sign) are counted apart from the table, so -0.0's bit pattern never matters
@@ -320,8 +292,16 @@ def _sweep_float32(
     if n_zero < n_neg:
         table = _bit_table(neg_pad, n_neg, n_zero, _TABLE_PER_NEG * (n_neg - n_zero))
     else:  # no positive negative: the table is never read
-        table = (np.zeros(1, np.int32), 0, 0)
-    _sweep_table(neg_pad, n_neg, n_zero, *table, pos_asc, inten, out)
+        table = (np.zeros(1, np.int32), 0, np.int64(0))
+    _sweep(neg_pad, n_neg, n_zero, *table, True, pos_asc, inten, out)
+
+
+def _sweep_scan(neg: np.ndarray, pos_asc: np.ndarray, inten: np.ndarray, out: np.ndarray) -> None:
+    """Fill ``out`` as ``_sweep`` does, for unsorted negatives of any float dtype, by scanning."""
+    neg_asc = _sorted(neg)
+    _sweep(
+        neg_asc, neg_asc.size, 0, np.zeros(1, np.int32), 0, np.int64(0), False, pos_asc, inten, out
+    )
 
 
 def _sorted(x: np.ndarray) -> np.ndarray:
@@ -510,5 +490,5 @@ def average_precision_intensity_sweep(
         if relevant.dtype == np.float32 and pos.dtype == np.float32:
             _sweep_float32(relevant, pos, inten, out)
         else:
-            _sweep_sorted(_sorted(relevant), pos, inten, out)
+            _sweep_scan(relevant, pos, inten, out)
     return out

@@ -1,10 +1,14 @@
-"""What produced a run: the config, the package versions, the platform and the code revision."""
+"""What produced a run: the config, the package versions, the platform, the code revision and the
+files it describes (figure tables, data stacks, model weights) with their checksums."""
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -24,8 +28,25 @@ PACKAGES = (
     "pandas",
     "pyarrow",
     "matplotlib",
+    "seaborn",
     "tqdm",
 )
+
+# The keys of a `datasets` entry that only one source reads. The schema fills its defaults into
+# every entry, so without this a synthetic entry would show NIfTI loading options it never used.
+SOURCE_KEYS = {
+    "synthetic": ("subjects", "seed", "target_mean"),
+    "nifti": (
+        "path",
+        "pattern",
+        "normalisation",
+        "reorient",
+        "resize",
+        "mask",
+        "labels",
+        "download",
+    ),
+}
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
@@ -53,13 +74,60 @@ def code_revision(repo: Path) -> str:
         return "unknown"
 
 
-def write_provenance(path: str | Path, config: dict) -> None:
-    """Write a YAML file with the config, package versions, Python, platform and code revision."""
+def dataset_settings(entry: Mapping) -> dict:
+    """A `datasets` entry without the keys that belong to another source (e.g. a synthetic entry
+    loses `pattern`, `normalisation`, `reorient`); keys of an unknown source are all kept."""
+    source = entry.get("source")
+    own = set(SOURCE_KEYS.get(source, ()))
+    foreign = {key for other, keys in SOURCE_KEYS.items() if other != source for key in keys}
+    return {key: value for key, value in entry.items() if key in own or key not in foreign}
+
+
+def describe_config(config: Mapping) -> dict:
+    """The config as the run used it, each data set showing only the settings its source reads."""
+    described = dict(config)
+    if isinstance(config.get("datasets"), Mapping):
+        described["datasets"] = {
+            name: dataset_settings(entry) for name, entry in config["datasets"].items()
+        }
+    return described
+
+
+def file_record(path: str | Path) -> dict[str, str | int]:
+    """``{sha256, bytes, modified}`` of a file (modified: its UTC mtime, ISO 8601)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    stat = path.stat()
+    return {
+        "sha256": digest.hexdigest(),
+        "bytes": stat.st_size,
+        "modified": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_provenance(
+    path: str | Path, config: Mapping, inputs: Mapping[str, Iterable[str | Path]] | None = None
+) -> None:
+    """Write a YAML file with the code revision, Python, platform, package versions, the files it
+    describes and the config.
+
+    inputs: groups of files (e.g. ``{"figures": [...csv], "models": [...pt]}``); each file is
+    recorded with its SHA-256, size and modification time, so the record names the exact numbers
+    it belongs to. The workflow rebuilds it whenever one of them changes.
+    """
     record = {
         "code_revision": code_revision(Path(__file__).resolve().parents[2]),
+        "written": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": package_versions(),
-        "config": config,
+        "inputs": {
+            group: {str(f): file_record(f) for f in files}
+            for group, files in (inputs or {}).items()
+        },
+        "config": describe_config(config),
     }
-    Path(path).write_text(yaml.safe_dump(record, sort_keys=False))
+    Path(path).write_text(yaml.safe_dump(record, sort_keys=False, allow_unicode=True))

@@ -7,7 +7,36 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from residual_pitfalls.experiments import best_match, bootstrap_band, mean_grid
+
+def mean_grid(frame: pd.DataFrame, rows: str, cols: str) -> pd.DataFrame:
+    """Mean AP over images as a (rows x cols) table, e.g. intensity x sigma."""
+    return frame.pivot_table(index=rows, columns=cols, values="ap", aggfunc="mean")
+
+
+def best_match(curve: np.ndarray, candidates: np.ndarray) -> int:
+    """Index of the candidate curve (rows of `candidates`, (C, K)) with the least L1 distance to
+    `curve` (K,); ties go to the smaller index, as the original (SPEC 5.6)."""
+    distances = np.abs(np.asarray(candidates) - np.asarray(curve)[None, :]).sum(axis=1)
+    return int(np.argmin(distances))
+
+
+def bootstrap_band(
+    per_image: np.ndarray, n_resamples: int, rng: np.random.Generator, level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap band of the mean over images.
+
+    per_image: (N, K) values; returns (lower (K,), upper (K,)). n_resamples == 0 gives the mean twice.
+    """
+    per_image = np.asarray(per_image, dtype=np.float64)
+    mean = per_image.mean(axis=0)
+    if n_resamples == 0 or len(per_image) < 2:
+        return mean, mean
+    n = len(per_image)
+    means = np.empty((n_resamples, per_image.shape[1]))
+    for b in range(n_resamples):
+        means[b] = per_image[rng.integers(0, n, n)].mean(axis=0)
+    alpha = (1 - level) / 2
+    return np.quantile(means, alpha, axis=0), np.quantile(means, 1 - alpha, axis=0)
 
 
 def heatmap_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -161,3 +161,17 @@ SPLIT = split_volumes(
     train_fraction=config["split"]["train_fraction"],
     val_fraction=config["split"]["val_fraction"],
 )
+
+
+def provenance_inputs():
+    """What results/provenance.yaml describes: every figure's table, the data stacks, the models.
+    As its inputs they make it rerun whenever one of them is rebuilt, so it names that run's code."""
+    from types import SimpleNamespace
+
+    trained = [m for m, spec in config["models"].items() if "checkpoint" not in spec]
+    splits = ["train", "val", "test"] if trained else ["test"]
+    return {
+        "figures": [f.removesuffix(".pdf") + ".csv" for f in all_figures()],
+        "data": [f"results/data/{split}.npy" for split in splits],
+        "models": [model_checkpoint(SimpleNamespace(model=m)) for m in config["models"]],
+    }

@@ -14,7 +14,9 @@ rule intensity_sigma_grid:
         radius=config["anomaly"]["radius"],
     threads: 8
     resources:
-        mem_mb=4000,
+        # one forked worker process per thread. benchmarks/exp1_grid.py, paper grid (320 x 100 x
+        # 100 at 256²): 488 MB PSS for the main process, +20-48 MB per worker; 2x headroom on both
+        mem_mb=lambda wc, threads: 1000 + 100 * threads,
         runtime=120,
     log:
         "logs/intensity_sigma_grid/{variant}.log",

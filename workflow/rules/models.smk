@@ -41,7 +41,6 @@ rule model_intensity_curve:
         checkpoint=model_checkpoint,
     output:
         curve="results/metrics/exp3_{model}_{mode}.parquet",
-        examples="results/metrics/exp3_{model}_{mode}_examples.npz",
     params:
         intensity=grid("intensity"),
         radius=config["anomaly"]["radius"],
@@ -61,3 +60,17 @@ rule model_intensity_curve:
         "../../envs/torch.yaml"
     script:
         "../scripts/model_intensity_curve.py"
+
+
+# Fig. 4(a)'s example maps: only the anomalous mode and only the example models (same script).
+# Four reconstructions: no GPU asked for.
+use rule model_intensity_curve as model_examples with:
+    output:
+        examples="results/metrics/exp3_{model}_anomalous_examples.npz",
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    log:
+        "logs/model_examples/{model}.log",
+    benchmark:
+        "results/benchmarks/model_examples/{model}.tsv"

@@ -2,6 +2,8 @@
 
 
 rule provenance:
+    input:
+        **provenance_inputs(),
     output:
         report(
             "results/provenance.yaml",
