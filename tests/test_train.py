@@ -148,14 +148,60 @@ def test_extending_a_finished_run_equals_a_longer_run(tmp_path, data):
     assert_same_state(state(extended), state(run(tmp_path / "direct", data, steps=25)))
 
 
-def test_resume_with_other_settings_is_refused(tmp_path, data):
+def test_extending_keeps_the_run_and_sets_nothing_aside(tmp_path, data, capsys):
     run(tmp_path, data, steps=5)
-    with pytest.raises(ValueError, match=r"batch_size: 8 -> 4"):
-        run(tmp_path, data, steps=10, batch_size=4)
-    with pytest.raises(ValueError, match="belongs to arch='autoencoder'"):
-        run(tmp_path, data, steps=10, model=("autoencoder", {**AE[1], "latent_dim": 4}))
-    with pytest.raises(ValueError, match="beyond the requested steps=3"):
-        run(tmp_path, data, steps=3)
+    run(tmp_path, data, steps=10)
+    assert "resuming from" in capsys.readouterr().err
+    assert not (tmp_path / "stale").exists()
+
+
+def test_changed_data_trains_afresh_and_sets_the_old_run_aside(tmp_path, data, capsys):
+    old = state(run(tmp_path / "w", data, steps=10))
+    old_last = (tmp_path / "w" / "last.pt").read_bytes()
+    other = (np.clip(data[0] * 0.8, 0, 1), data[1])  # as a changed synthetic target_mean
+    capsys.readouterr()
+    new = state(run(tmp_path / "w", other, steps=10))
+    err = capsys.readouterr().err
+    assert "resuming" not in err
+    [line] = [x for x in err.splitlines() if "another run" in x]
+    assert "train_images: other content" in line and "val_images" not in line
+    assert (tmp_path / "w" / "stale" / "last.pt").read_bytes() == old_last
+    assert not torch.equal(old["to_latent.weight"], new["to_latent.weight"])
+    assert_same_state(new, state(run(tmp_path / "fresh", other, steps=10)))
+    rows = log_rows(tmp_path / "w" / "loss.csv")
+    assert rows == log_rows(tmp_path / "fresh" / "loss.csv")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "said"),
+    [
+        ({"lr": 3e-3}, "lr: 0.001 -> 0.003"),
+        ({"batch_size": 4}, "batch_size: 8 -> 4"),
+        ({"weight_decay": 0.0}, "weight_decay: 0.02 -> 0.0"),
+        ({"selection": "best_val_loss"}, "selection: 'last' -> 'best_val_loss'"),
+        ({"model": ("autoencoder", {**AE[1], "latent_dim": 4})}, "hparams:"),
+        ({"steps": 3}, "beyond steps=3"),
+    ],
+    ids=["lr", "batch_size", "weight_decay", "selection", "hparams", "fewer_steps"],
+)
+def test_changed_settings_train_afresh(tmp_path, data, capsys, kwargs, said):
+    run(tmp_path / "w", data, steps=5)
+    capsys.readouterr()
+    opts = {"steps": 5, **kwargs}
+    out = run(tmp_path / "w", data, **opts)
+    err = capsys.readouterr().err
+    assert said in err and "training from step 0" in err and "resuming" not in err
+    assert_same_state(state(out), state(run(tmp_path / "fresh", data, **opts)))
+    assert (tmp_path / "w" / "stale" / "last.pt").exists()
+
+
+def test_a_checkpoint_without_fingerprint_is_set_aside(tmp_path, data, capsys):
+    run(tmp_path, data, steps=5)
+    ckpt = read_checkpoint(tmp_path / "last.pt")
+    del ckpt["fingerprint"]
+    torch.save(ckpt, tmp_path / "last.pt")
+    run(tmp_path, data, steps=5)
+    assert "no fingerprint" in capsys.readouterr().err
 
 
 KILL_SCRIPT = """

@@ -2,8 +2,11 @@
 
 Files in ``workdir`` (all written atomically):
 
-* ``last.pt``: model + optimizer + step + best metrics so far, every ``checkpoint_every`` steps
-  and at the end; a new call with the same workdir resumes from it;
+* ``last.pt``: model + optimizer + step + best metrics so far + the run's fingerprint (content
+  hashes of the training and validation arrays and every setting that shapes the weights), every
+  ``checkpoint_every`` steps and at the end; a new call with the same workdir resumes from it if
+  the fingerprint matches (``steps`` may grow), else moves the old run to ``stale/`` and starts
+  over;
 * ``best_val_loss.pt`` / ``best_val_ap.pt``: weights at the best validation loss / pixel-AP so far;
 * ``loss.csv``: one row per step ``step,train_loss,val_loss,val_ap`` (validation columns empty
   where not computed);
@@ -19,10 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import inspect
 import io
 import math
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -44,6 +49,7 @@ from residual_pitfalls.models import (
 __all__ = [
     "SELECTIONS",
     "TrainingDivergedError",
+    "data_fingerprint",
     "plot_loss_curve",
     "train_model",
     "validation_anomalies",
@@ -95,6 +101,14 @@ def _check_args(
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     if selection != "last" and val_every == 0:
         raise ValueError(f"selection {selection!r} needs validation, but val_every=0")
+
+
+def data_fingerprint(images: np.ndarray) -> str:
+    """Content hash (hex) of a C-contiguous array: dtype, shape and bytes (~1 GB/s)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{images.dtype.str}{images.shape}".encode())
+    digest.update(memoryview(np.ascontiguousarray(images)).cast("B"))
+    return digest.hexdigest()
 
 
 def validation_anomalies(
@@ -299,7 +313,9 @@ def train_model(
         commitment_weight: weight of the VQ-VAE commitment loss (0.25); ignored by models
             whose ``loss`` has no such argument.
         seed: weight init and batch order; validation anomalies.
-        workdir: directory for checkpoints and logs; resumes from ``workdir/last.pt``.
+        workdir: directory for checkpoints and logs; resumes from ``workdir/last.pt`` when it
+            is the same run (same data content and every setting above but ``steps``), else
+            moves it to ``workdir/stale/`` and starts from step 0.
         checkpoint_every: steps between ``last.pt`` writes (always at the final step).
         val_every: steps between validations (always at the final step); 0 = never.
         selection: "last", "best_val_loss" or "best_val_ap" (the paper's label-informed choice).
@@ -315,7 +331,7 @@ def train_model(
         callback: called as ``callback(step, train_loss)`` after every step (hooks, tests).
 
     Raises:
-        ValueError: bad arguments or a workdir holding a run with other settings.
+        ValueError: bad arguments.
         TrainingDivergedError: non-finite loss or weights (names the step); the last good
             checkpoint is kept.
     """
@@ -354,18 +370,22 @@ def train_model(
     def autocast() -> contextlib.AbstractContextManager:
         return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_bf16)
 
-    config = {
+    # Everything that shapes the weights (not `steps`: raising it continues the same run).
+    fingerprint = {
+        "arch": arch,
+        "hparams": dict(hparams),
+        "train_images": data_fingerprint(train_images),
+        "val_images": data_fingerprint(val_images),
         "seed": int(seed),
         "batch_size": batch_size,
         "lr": float(lr),
         "weight_decay": float(weight_decay),
         "commitment_weight": float(commitment_weight),
-        "n_train": len(train_images),
-        "n_val": len(val_images),
-        "image_shape": list(train_images.shape[1:]),
         # They decide which steps compete for best_val_*: a resume must not change them.
         "val_every": val_every,
         "val_ap": compute_ap,
+        "selection": selection,
+        "bf16": use_bf16,
     }
 
     with _torch_settings(dev, threads):
@@ -373,12 +393,12 @@ def train_model(
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         loss_options = _loss_options(model, commitment_weight)
         best = {"val_loss": math.inf, "val_ap": -math.inf}
-        start = 0
-        if last_path.exists():
-            start, best, rows = _resume(last_path, arch, hparams, config, model, optimizer, steps)
+        start, rows = 0, []
+        previous = _same_run_checkpoint(workdir, fingerprint, steps)
+        if previous is not None:
+            start, best, rows = _resume(previous, last_path, model, optimizer)
             print(f"resuming from {last_path} at step {start} of {steps}", file=sys.stderr)
         else:
-            rows = []
             for path in (*best_paths.values(), workdir / "model.pt"):
                 path.unlink(missing_ok=True)  # a fresh run must not select a stale model
 
@@ -402,7 +422,7 @@ def train_model(
                     "step": step,
                     "optimizer": optimizer.state_dict(),
                     "best": dict(best),
-                    "config": config,
+                    "fingerprint": fingerprint,
                     # The log travels with the weights: a workflow manager may delete loss.csv
                     # (an output of a failed job) while keeping last.pt.
                     "log": [list(r) for r in rows],
@@ -457,37 +477,68 @@ def train_model(
         return _finalize(workdir, selection, model, arch, hparams, steps, best_paths)
 
 
+# Files of a run that a run with another fingerprint moves aside (into workdir/stale/).
+RUN_FILES = ("last.pt", "best_val_loss.pt", "best_val_ap.pt", "loss.csv", "model.pt")
+
+
+def _fingerprint_changes(old: dict, new: dict) -> list[str]:
+    """Short descriptions of the fingerprint items that differ (content hashes by name only)."""
+    changes = []
+    for key, value in new.items():
+        if key not in old:
+            changes.append(f"{key}: not recorded")
+        elif old[key] != value:
+            hashed = key.endswith("_images")
+            changes.append(
+                f"{key}: other content" if hashed else f"{key}: {old[key]!r} -> {value!r}"
+            )
+    return changes
+
+
+def _same_run_checkpoint(workdir: Path, fingerprint: dict, steps: int) -> dict | None:
+    """``workdir/last.pt`` if it continues the run described by ``fingerprint``, else None.
+
+    A ``last.pt`` of another run (other data or settings, or past ``steps``) is moved with its
+    companions (:data:`RUN_FILES`) into ``workdir/stale/`` (replacing the one kept there before:
+    one earlier run is kept, so an accidental config change costs no finished training, and disk
+    use stays bounded) and one line on stderr says why.
+    """
+    last_path = workdir / "last.pt"
+    if not last_path.exists():
+        return None
+    ckpt = read_checkpoint(last_path)
+    missing = [k for k in ("step", "optimizer", "best", "log") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"resume checkpoint {last_path} lacks key(s) {missing}")
+    if "fingerprint" in ckpt:
+        changes = _fingerprint_changes(ckpt["fingerprint"], fingerprint)
+    else:
+        changes = ["no fingerprint (written by an older version)"]
+    if int(ckpt["step"]) > steps:
+        changes.append(f"it is at step {ckpt['step']}, beyond steps={steps}")
+    if not changes:
+        return ckpt
+    stale = workdir / "stale"
+    shutil.rmtree(stale, ignore_errors=True)
+    stale.mkdir()
+    for name in RUN_FILES:
+        if (workdir / name).exists():
+            os.replace(workdir / name, stale / name)
+    print(
+        f"{last_path} is from another run ({'; '.join(changes)}): moved it to {stale}/, "
+        "training from step 0",
+        file=sys.stderr,
+    )
+    return None
+
+
 def _resume(
-    last_path: Path,
-    arch: str,
-    hparams: dict,
-    config: dict,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    steps: int,
+    ckpt: dict, last_path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> tuple[int, dict[str, float], list[tuple]]:
-    """Load ``last.pt`` into ``model``/``optimizer``; return (step, best metrics, log rows)."""
+    """Load checkpoint ``ckpt`` into ``model``/``optimizer``; return (step, best, log rows)."""
     from residual_pitfalls.models import load_state_dict_checked
 
-    ckpt = read_checkpoint(last_path)
-    for key in ("step", "optimizer", "best", "config", "log"):
-        if key not in ckpt:
-            raise CheckpointError(f"resume checkpoint {last_path} lacks key {key!r}")
-    if ckpt["arch"] != arch or ckpt["hparams"] != dict(hparams):
-        raise ValueError(
-            f"{last_path} belongs to arch={ckpt['arch']!r} hparams={ckpt['hparams']}, not "
-            f"arch={arch!r} hparams={dict(hparams)}; use another workdir or delete it"
-        )
-    diff = {k: (ckpt["config"].get(k), v) for k, v in config.items() if ckpt["config"].get(k) != v}
-    if diff:
-        detail = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in diff.items())
-        raise ValueError(
-            f"{last_path} was written with other settings ({detail}); use another workdir "
-            "or delete it to start over"
-        )
     step = int(ckpt["step"])
-    if step > steps:
-        raise ValueError(f"{last_path} is at step {step}, beyond the requested steps={steps}")
     load_state_dict_checked(model, ckpt["state_dict"], str(last_path))
     optimizer.load_state_dict(ckpt["optimizer"])
     rows = [tuple(r) for r in ckpt["log"] if r[0] <= step]
