@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import inspect
 import io
@@ -50,7 +51,7 @@ __all__ = [
     "SELECTIONS",
     "TrainingDivergedError",
     "data_fingerprint",
-    "plot_loss_curve",
+    "read_loss_log",
     "train_model",
     "validation_anomalies",
 ]
@@ -219,7 +220,7 @@ def _write_log(path: Path, rows: list[tuple]) -> None:
     os.replace(tmp, path)
 
 
-def _read_log(path: Path) -> list[tuple]:
+def read_loss_log(path: Path) -> list[tuple]:
     """Rows ``(step, train_loss, val_loss, val_ap)`` of a loss log (None where empty)."""
 
     def num(text: str) -> float | None:
@@ -336,40 +337,11 @@ def train_model(
             checkpoint is kept.
     """
     _check_args(selection, steps, batch_size, checkpoint_every, val_every)
-    train_images = _check_images(train_images, "train_images")
-    val_images = _check_images(val_images, "val_images")
-    if len(train_images) == 0:
-        raise ValueError("train_images is empty")
-    if val_every and len(val_images) == 0:
-        raise ValueError("val_images is empty but validation is enabled (val_every > 0)")
-    if val_images.size and val_images.shape[1:] != train_images.shape[1:]:
-        raise ValueError(
-            f"val_images {val_images.shape[1:]} and train_images {train_images.shape[1:]} "
-            "differ in image size"
-        )
-    compute_ap = (selection == "best_val_ap") if val_ap is None else bool(val_ap)
-    if selection == "best_val_ap" and not compute_ap:
-        raise ValueError("selection 'best_val_ap' needs val_ap=True (or None)")
-    if compute_ap and not val_every:
-        raise ValueError("val_ap requested but val_every=0")
-
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    for stale in workdir.glob(".*.tmp"):  # leftovers of a write interrupted by a kill
-        stale.unlink(missing_ok=True)
-    last_path, log_path = workdir / "last.pt", workdir / "loss.csv"
-    best_paths = {"val_loss": workdir / "best_val_loss.pt", "val_ap": workdir / "best_val_ap.pt"}
-
+    train_images, val_images = _checked_images(train_images, val_images, val_every)
+    compute_ap = _wants_val_ap(val_ap, selection, val_every)
+    workdir = _prepare_workdir(Path(workdir))
     dev = default_device(device)
-    use_bf16 = bool(bf16) and dev.type == "cuda"
-    if bf16 and not use_bf16:
-        import warnings
-
-        warnings.warn("bf16 autocast is CUDA-only; training in float32 on CPU", stacklevel=2)
-
-    def autocast() -> contextlib.AbstractContextManager:
-        return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_bf16)
-
+    use_bf16 = _bf16_enabled(bf16, dev)
     # Everything that shapes the weights (not `steps`: raising it continues the same run).
     fingerprint = {
         "arch": arch,
@@ -388,83 +360,49 @@ def train_model(
         "bf16": use_bf16,
     }
 
+    def autocast() -> contextlib.AbstractContextManager:
+        return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=use_bf16)
+
     with _torch_settings(dev, threads):
         model = _seeded_model(arch, hparams, seed).to(dev)
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         loss_options = _loss_options(model, commitment_weight)
-        best = {"val_loss": math.inf, "val_ap": -math.inf}
-        start, rows = 0, []
-        previous = _same_run_checkpoint(workdir, fingerprint, steps)
-        if previous is not None:
-            start, best, rows = _resume(previous, last_path, model, optimizer)
-            print(f"resuming from {last_path} at step {start} of {steps}", file=sys.stderr)
-        else:
-            for path in (*best_paths.values(), workdir / "model.pt"):
-                path.unlink(missing_ok=True)  # a fresh run must not select a stale model
+        run = _start_or_resume(workdir, fingerprint, steps, model, optimizer)
+        anomalies = validation_anomalies(val_images, int(seed))[1:] if compute_ap else None
+        batches: dict = {}  # the current epoch's permutation
 
-        anomalies = None
-        if compute_ap:
-            _, anomalous, labels = validation_anomalies(val_images, int(seed))
-            anomalies = (anomalous, labels)
-
-        def checkpoint(step: int) -> None:
-            if not _all_finite(model):
-                raise TrainingDivergedError(
-                    f"non-finite weights after step {step}; last good checkpoint kept: {last_path}"
-                )
-            _write_log(log_path, rows)
-            save_checkpoint(
-                last_path,
-                {
-                    "arch": arch,
-                    "hparams": dict(hparams),
-                    "state_dict": _cpu_state(model),
-                    "step": step,
-                    "optimizer": optimizer.state_dict(),
-                    "best": dict(best),
-                    "fingerprint": fingerprint,
-                    # The log travels with the weights: a workflow manager may delete loss.csv
-                    # (an output of a failed job) while keeping last.pt.
-                    "log": [list(r) for r in rows],
-                },
-            )
-
-        cache: dict = {}
         model.train()
         bar = tqdm(
-            total=steps, initial=start, file=sys.stderr, disable=not progress, desc=f"train {arch}"
-        )
+            total=steps, initial=run.step, file=sys.stderr, disable=not progress,
+            desc=f"train {arch}",
+        )  # fmt: skip
         try:
-            for step in range(start + 1, steps + 1):
-                idx = _batch_indices(step, len(train_images), batch_size, int(seed), cache)
+            for step in range(run.step + 1, steps + 1):
+                idx = _batch_indices(step, len(train_images), batch_size, int(seed), batches)
                 x = torch.from_numpy(train_images[idx]).to(dev)[:, None]
                 with autocast():
                     loss, _ = model.loss(x, **loss_options)
                 loss_value = float(loss.detach())
                 if not math.isfinite(loss_value):
                     raise TrainingDivergedError(
-                        f"non-finite training loss ({loss_value}) at step {step}; last good "
-                        f"checkpoint kept: {last_path if last_path.exists() else 'none yet'}"
+                        f"non-finite training loss ({loss_value}) at step {step}; "
+                        f"last good checkpoint kept: {_last_good(workdir)}"
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                run.step = step
 
                 val_loss = ap = None
                 if val_every and (step % val_every == 0 or step == steps):
                     val_loss, ap = _validate(
-                        model,
-                        val_images,
-                        anomalies,
-                        batch_size=batch_size,
-                        device=dev,
-                        autocast=autocast,
-                        loss_options=loss_options,
-                    )
-                    _update_best(model, best, best_paths, arch, hparams, step, val_loss, ap)
-                rows.append((step, loss_value, val_loss, ap))
+                        model, val_images, anomalies, batch_size=batch_size, device=dev,
+                        autocast=autocast, loss_options=loss_options,
+                    )  # fmt: skip
+                    _save_improved_best(workdir, model, run, fingerprint, val_loss, ap)
+                run.rows.append((step, loss_value, val_loss, ap))
                 if step % checkpoint_every == 0 or step == steps:
-                    checkpoint(step)
+                    _save_last(workdir, model, optimizer, run, fingerprint)
                 bar.update(1)
                 if step % 10 == 0 or step == steps:
                     bar.set_postfix(loss=f"{loss_value:.4f}")
@@ -473,12 +411,96 @@ def train_model(
         finally:
             bar.close()
 
-        _write_log(log_path, rows)  # also when nothing was left to train
-        return _finalize(workdir, selection, model, arch, hparams, steps, best_paths)
+    _write_log(workdir / "loss.csv", run.rows)  # also when nothing was left to train
+    return _finalize(workdir, selection, model, fingerprint, steps)
+
+
+# --------------------------------------------------------------------------------------------
+# setup, resume and checkpoints
+
+
+def _checked_images(
+    train_images: object, val_images: object, val_every: int
+) -> tuple[np.ndarray, np.ndarray]:
+    train_images = _check_images(train_images, "train_images")
+    val_images = _check_images(val_images, "val_images")
+    if len(train_images) == 0:
+        raise ValueError("train_images is empty")
+    if val_every and len(val_images) == 0:
+        raise ValueError("val_images is empty but validation is enabled (val_every > 0)")
+    if val_images.size and val_images.shape[1:] != train_images.shape[1:]:
+        raise ValueError(
+            f"val_images {val_images.shape[1:]} and train_images {train_images.shape[1:]} "
+            "differ in image size"
+        )
+    return train_images, val_images
+
+
+def _wants_val_ap(val_ap: bool | None, selection: str, val_every: int) -> bool:
+    compute_ap = (selection == "best_val_ap") if val_ap is None else bool(val_ap)
+    if selection == "best_val_ap" and not compute_ap:
+        raise ValueError("selection 'best_val_ap' needs val_ap=True (or None)")
+    if compute_ap and not val_every:
+        raise ValueError("val_ap requested but val_every=0")
+    return compute_ap
+
+
+def _prepare_workdir(workdir: Path) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    for stale in workdir.glob(".*.tmp"):  # leftovers of a write interrupted by a kill
+        stale.unlink(missing_ok=True)
+    return workdir
+
+
+def _bf16_enabled(bf16: bool, device: torch.device) -> bool:
+    if bf16 and device.type != "cuda":
+        import warnings
+
+        warnings.warn("bf16 autocast is CUDA-only; training in float32 on CPU", stacklevel=3)
+    return bool(bf16) and device.type == "cuda"
+
+
+@dataclasses.dataclass
+class _Run:
+    """Progress of one run: last finished step, best validation metrics, loss-log rows."""
+
+    step: int = 0
+    best: dict[str, float] = dataclasses.field(
+        default_factory=lambda: {"val_loss": math.inf, "val_ap": -math.inf}
+    )
+    rows: list[tuple] = dataclasses.field(default_factory=list)
 
 
 # Files of a run that a run with another fingerprint moves aside (into workdir/stale/).
 RUN_FILES = ("last.pt", "best_val_loss.pt", "best_val_ap.pt", "loss.csv", "model.pt")
+
+
+def _start_or_resume(
+    workdir: Path,
+    fingerprint: dict,
+    steps: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+) -> _Run:
+    """Load ``workdir/last.pt`` into ``model``/``optimizer`` if it continues this run; else
+    clear the way for a fresh one (stale ``best_*.pt``/``model.pt`` must never be selected)."""
+    from residual_pitfalls.models import load_state_dict_checked
+
+    last_path = workdir / "last.pt"
+    ckpt = _same_run_checkpoint(workdir, fingerprint, steps)
+    if ckpt is None:
+        for name in RUN_FILES:
+            (workdir / name).unlink(missing_ok=True)
+        return _Run()
+    load_state_dict_checked(model, ckpt["state_dict"], str(last_path))
+    optimizer.load_state_dict(ckpt["optimizer"])
+    step = int(ckpt["step"])
+    print(f"resuming from {last_path} at step {step} of {steps}", file=sys.stderr)
+    return _Run(
+        step=step,
+        best={k: float(v) for k, v in ckpt["best"].items()},
+        rows=[tuple(r) for r in ckpt["log"] if r[0] <= step],
+    )
 
 
 def _fingerprint_changes(old: dict, new: dict) -> list[str]:
@@ -532,46 +554,67 @@ def _same_run_checkpoint(workdir: Path, fingerprint: dict, steps: int) -> dict |
     return None
 
 
-def _resume(
-    ckpt: dict, last_path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
-) -> tuple[int, dict[str, float], list[tuple]]:
-    """Load checkpoint ``ckpt`` into ``model``/``optimizer``; return (step, best, log rows)."""
-    from residual_pitfalls.models import load_state_dict_checked
-
-    step = int(ckpt["step"])
-    load_state_dict_checked(model, ckpt["state_dict"], str(last_path))
-    optimizer.load_state_dict(ckpt["optimizer"])
-    rows = [tuple(r) for r in ckpt["log"] if r[0] <= step]
-    return step, {k: float(v) for k, v in ckpt["best"].items()}, rows
+def _last_good(workdir: Path) -> str:
+    last_path = workdir / "last.pt"
+    return str(last_path) if last_path.exists() else "none yet"
 
 
-def _update_best(
+def _save_last(
+    workdir: Path,
     model: nn.Module,
-    best: dict[str, float],
-    best_paths: dict[str, Path],
-    arch: str,
-    hparams: dict,
-    step: int,
+    optimizer: torch.optim.Optimizer,
+    run: _Run,
+    fingerprint: dict,
+) -> None:
+    """Write ``loss.csv`` and the resume checkpoint ``last.pt`` (refused for non-finite weights)."""
+    if not _all_finite(model):
+        raise TrainingDivergedError(
+            f"non-finite weights after step {run.step}; last good checkpoint kept: "
+            f"{_last_good(workdir)}"
+        )
+    _write_log(workdir / "loss.csv", run.rows)
+    save_checkpoint(
+        workdir / "last.pt",
+        {
+            "arch": fingerprint["arch"],
+            "hparams": fingerprint["hparams"],
+            "state_dict": _cpu_state(model),
+            "step": run.step,
+            "optimizer": optimizer.state_dict(),
+            "best": dict(run.best),
+            "fingerprint": fingerprint,
+            # The log travels with the weights: a workflow manager may delete loss.csv
+            # (an output of a failed job) while keeping last.pt.
+            "log": [list(r) for r in run.rows],
+        },
+    )
+
+
+def _save_improved_best(
+    workdir: Path,
+    model: nn.Module,
+    run: _Run,
+    fingerprint: dict,
     val_loss: float,
     val_ap: float | None,
 ) -> None:
     """Write ``best_val_*.pt`` for every metric that improved (strictly)."""
     improved = []
-    if math.isfinite(val_loss) and val_loss < best["val_loss"]:
+    if math.isfinite(val_loss) and val_loss < run.best["val_loss"]:
         improved.append(("val_loss", val_loss))
-    if val_ap is not None and val_ap > best["val_ap"]:
+    if val_ap is not None and val_ap > run.best["val_ap"]:
         improved.append(("val_ap", val_ap))
     if improved and not _all_finite(model):
-        raise TrainingDivergedError(f"non-finite weights at step {step}; best checkpoints kept")
+        raise TrainingDivergedError(f"non-finite weights at step {run.step}; best checkpoints kept")
     for name, value in improved:
-        best[name] = value
+        run.best[name] = value
         save_checkpoint(
-            best_paths[name],
+            workdir / f"best_{name}.pt",
             {
-                "arch": arch,
-                "hparams": dict(hparams),
+                "arch": fingerprint["arch"],
+                "hparams": fingerprint["hparams"],
                 "state_dict": _cpu_state(model),
-                "step": step,
+                "step": run.step,
                 "metric": name,
                 "value": value,
             },
@@ -579,18 +622,13 @@ def _update_best(
 
 
 def _finalize(
-    workdir: Path,
-    selection: str,
-    model: nn.Module,
-    arch: str,
-    hparams: dict,
-    steps: int,
-    best_paths: dict[str, Path],
+    workdir: Path, selection: str, model: nn.Module, fingerprint: dict, steps: int
 ) -> Path:
+    """Write ``model.pt``: the final weights or those of the selected best checkpoint."""
     if selection == "last":
         state, step = _cpu_state(model), steps
     else:
-        path = best_paths[selection.removeprefix("best_")]
+        path = workdir / f"{selection}.pt"
         if not path.exists():
             raise FileNotFoundError(
                 f"{path} missing: no finite validation metric was recorded for {selection!r}"
@@ -601,60 +639,11 @@ def _finalize(
     save_checkpoint(
         out,
         {
-            "arch": arch,
-            "hparams": dict(hparams),
+            "arch": fingerprint["arch"],
+            "hparams": fingerprint["hparams"],
             "state_dict": state,
             "step": step,
             "selection": selection,
         },
     )
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# plotting
-
-
-def plot_loss_curve(csv_path: str | Path, png_path: str | Path) -> None:
-    """Plot ``loss.csv`` (training loss per step, validation loss and pixel-AP) to a PNG."""
-    # A bare Figure (no pyplot) leaves the global backend and figure registry alone.
-    from matplotlib.figure import Figure
-
-    csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise FileNotFoundError(f"loss log not found: {csv_path}")
-    rows = _read_log(csv_path)
-    if not rows:
-        raise ValueError(f"{csv_path} has no rows to plot")
-    step = np.array([r[0] for r in rows])
-    train = np.array([np.nan if r[1] is None else r[1] for r in rows])
-    val = np.array([np.nan if r[2] is None else r[2] for r in rows])
-    ap = np.array([np.nan if r[3] is None else r[3] for r in rows])
-
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.add_subplot()
-    ax.plot(step, train, lw=0.5, alpha=0.4, color="C0", label="train loss")
-    window = max(1, len(step) // 50)
-    if window > 1:
-        smooth = np.convolve(train, np.ones(window) / window, mode="valid")
-        ax.plot(step[window - 1 :], smooth, color="C0", label=f"train (mean of {window})")
-    has_val = np.isfinite(val)
-    if has_val.any():
-        ax.plot(step[has_val], val[has_val], "o-", ms=3, color="C1", label="val loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    if np.nanmin(train) > 0:
-        ax.set_yscale("log")
-    handles, labels = ax.get_legend_handles_labels()
-    has_ap = np.isfinite(ap)
-    if has_ap.any():
-        ax2 = ax.twinx()
-        ax2.plot(step[has_ap], ap[has_ap], "s--", ms=3, color="C2", label="val pixel-AP")
-        ax2.set_ylabel("val pixel-AP")
-        h2, l2 = ax2.get_legend_handles_labels()
-        handles, labels = handles + h2, labels + l2
-    ax.legend(handles, labels, fontsize="small", loc="upper right")
-    fig.tight_layout()
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=120)
