@@ -305,6 +305,29 @@ def test_validation_anomalies_are_seeded_disks_inside_the_brain():
     assert not np.array_equal(validation_anomalies(val, seed=5)[2], labels)
 
 
+def test_validation_radius_is_a_setting():
+    val = brain_slices(4, size=64, seed=3)
+    default = validation_anomalies(val, seed=4)[2].sum(axis=(1, 2))
+    small = validation_anomalies(val, seed=4, radius=2.5)[2].sum(axis=(1, 2))
+    explicit = validation_anomalies(val, seed=4, radius=5.0)[2].sum(axis=(1, 2))
+    np.testing.assert_array_equal(default, explicit)  # None = 20 * 64 / 256 = 5 px
+    assert 0 < small.max() <= np.pi * (2.5 + 0.5) ** 2 < default.min()  # pixel-grid disks
+    with pytest.raises(ValueError, match=r"val_radius must be in \(0, 32.0\) px"):
+        validation_anomalies(val, seed=4, radius=32)
+
+
+def test_val_radius_reaches_the_validation_ap(tmp_path, data, capsys):
+    def aps(path: Path) -> list[str]:
+        return [r["val_ap"] for r in log_rows(path / "loss.csv") if r["val_ap"]]
+
+    run(tmp_path / "a", data, steps=10, val_ap=True)
+    run(tmp_path / "b", data, steps=10, val_ap=True, val_radius=2.0)
+    assert aps(tmp_path / "a") != aps(tmp_path / "b")
+    run(tmp_path / "a", data, steps=10, val_ap=True, val_radius=2.0)  # another run: retrains
+    assert "val_radius: 2.0 -> 2.0" not in capsys.readouterr().err
+    assert aps(tmp_path / "a") == aps(tmp_path / "b")
+
+
 def test_selection_picks_the_best_validation_checkpoint(tmp_path, data):
     out = run(tmp_path, data, steps=30, val_every=5, selection="best_val_ap")
     final = torch.load(out, weights_only=True)

@@ -53,6 +53,7 @@ __all__ = [
     "data_fingerprint",
     "read_loss_log",
     "train_model",
+    "val_radius_px",
     "validation_anomalies",
 ]
 
@@ -104,6 +105,17 @@ def _check_args(
         raise ValueError(f"selection {selection!r} needs validation, but val_every=0")
 
 
+def val_radius_px(width: int, radius: float | None) -> float:
+    """The validation disk radius in pixels: ``radius``, or ``20 * width / 256`` if None."""
+    if radius is None:
+        return VAL_RADIUS_AT_256 * width / 256.0
+    if not 0 < radius < width / 2:
+        raise ValueError(
+            f"val_radius must be in (0, {width / 2}) px for {width}-px wide images, got {radius!r}"
+        )
+    return float(radius)
+
+
 def data_fingerprint(images: np.ndarray) -> str:
     """Content hash (hex) of a C-contiguous array: dtype, shape and bytes (~1 GB/s)."""
     digest = hashlib.blake2b(digest_size=16)
@@ -113,17 +125,18 @@ def data_fingerprint(images: np.ndarray) -> str:
 
 
 def validation_anomalies(
-    images: np.ndarray, seed: int
+    images: np.ndarray, seed: int, radius: float | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Disk anomalies of random intensity U(0, 1) for validation pixel-AP (SPEC 5.4).
 
     Image ``i`` draws its intensity then its centre from
-    ``np.random.default_rng([seed, 0x5A1, i])``; the radius is ``20 * W / 256`` pixels.
-    Images without foreground are dropped.
+    ``np.random.default_rng([seed, 0x5A1, i])``. Images without foreground are dropped.
 
     Args:
         images: ``(N, H, W)`` float32 in [0, 1], healthy validation slices.
         seed: int >= 0.
+        radius: disk radius in pixels, in (0, W/2); None = the paper's 20 px at 256, scaled
+            with the width (``20 * W / 256``: 10 at 128).
 
     Returns:
         ``(kept (M,) int64 indices, anomalous (M, H, W) float32 in [0, 1], labels (M, H, W)
@@ -131,7 +144,7 @@ def validation_anomalies(
     """
     from residual_pitfalls.anomalies import disk_anomaly, sample_centre
 
-    radius = VAL_RADIUS_AT_256 * images.shape[2] / 256.0
+    radius = val_radius_px(images.shape[2], radius)
     kept, anomalous, labels = [], [], []
     for i, image in enumerate(images):
         if not (image > 0).any():
@@ -300,6 +313,7 @@ def train_model(
     threads: int | None = None,
     progress: bool = True,
     val_ap: bool | None = None,
+    val_radius: float | None = None,
     callback: Callable[[int, float], None] | None = None,
 ) -> Path:
     """Train and return the path of the selected final checkpoint (workdir/'model.pt').
@@ -329,6 +343,7 @@ def train_model(
         threads: ``torch.set_num_threads`` during training (restored afterwards).
         progress: tqdm bar on stderr.
         val_ap: compute validation pixel-AP; None = only when ``selection == "best_val_ap"``.
+        val_radius: radius (px) of the validation disks; None = ``20 * W / 256`` (the paper's).
         callback: called as ``callback(step, train_loss)`` after every step (hooks, tests).
 
     Raises:
@@ -356,6 +371,7 @@ def train_model(
         # They decide which steps compete for best_val_*: a resume must not change them.
         "val_every": val_every,
         "val_ap": compute_ap,
+        "val_radius": val_radius_px(train_images.shape[2], val_radius) if compute_ap else None,
         "selection": selection,
         "bf16": use_bf16,
     }
@@ -368,7 +384,9 @@ def train_model(
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         loss_options = _loss_options(model, commitment_weight)
         run = _start_or_resume(workdir, fingerprint, steps, model, optimizer)
-        anomalies = validation_anomalies(val_images, int(seed))[1:] if compute_ap else None
+        anomalies = None
+        if compute_ap:
+            anomalies = validation_anomalies(val_images, int(seed), val_radius)[1:]
         batches: dict = {}  # the current epoch's permutation
 
         model.train()

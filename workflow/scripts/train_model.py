@@ -28,6 +28,7 @@ with job_log(snakemake.log[0]):
         val_every=training["val_every"],
         selection=training["selection"],
         bf16=training["bf16"],
+        val_radius=training["val_radius"],
         seed=snakemake.params.seed,
         workdir=workdir,
         threads=snakemake.threads,
