@@ -240,6 +240,46 @@ def test_resume_after_kill_9_matches_uninterrupted_run(tmp_path, data):
     assert [int(r["step"]) for r in log_rows(work / "loss.csv")] == list(range(1, 41))
 
 
+def test_batches_are_the_epoch_permutations_of_the_images():
+    from residual_pitfalls.train import _Batches
+
+    images = brain_slices(10, size=16, seed=5)
+    batches = _Batches(images, 4, 7, torch.device("cpu"))
+    expected = []
+    for epoch in range(3):  # batches of 4, 4 and the partial 2 per epoch
+        perm = np.random.default_rng([7, epoch]).permutation(10)
+        expected += [perm[0:4], perm[4:8], perm[8:10]]
+    for step, idx in enumerate(expected, start=1):
+        x = batches(step)
+        assert x.shape == (len(idx), 1, 16, 16)
+        np.testing.assert_array_equal(x[:, 0].numpy(), images[idx])
+    np.testing.assert_array_equal(batches(2)[:, 0].numpy(), images[expected[1]])  # back again
+
+
+def test_losses_read_every_log_every_steps_give_the_same_log(tmp_path, data):
+    run(tmp_path / "a", data, steps=23, log_every=1)
+    run(tmp_path / "b", data, steps=23, log_every=7)
+    text = (tmp_path / "a" / "loss.csv").read_text()
+    assert text == (tmp_path / "b" / "loss.csv").read_text()
+    assert len(text.splitlines()) == 24
+    assert_same_state(state(tmp_path / "a" / "model.pt"), state(tmp_path / "b" / "model.pt"))
+
+
+def test_fused_adamw_is_used_and_matches_foreach_within_rounding(tmp_path, data):
+    out = state(run(tmp_path, data, steps=1, val_every=0))
+    torch.manual_seed(0)  # the reference: one foreach AdamW step from the same weights and batch
+    from residual_pitfalls.train import _Batches, _seeded_model
+
+    model = _seeded_model(*AE, 0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.02, foreach=True)
+    loss, _ = model.loss(_Batches(data[0], 8, 0, torch.device("cpu"))(1))
+    loss.backward()
+    optimizer.step()
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(out[key], value, rtol=1e-5, atol=1e-6)
+    assert any(not torch.equal(out[k], v) for k, v in model.state_dict().items())  # fused ran
+
+
 # ------------------------------------------------------------------------------------------
 # divergence
 
@@ -410,3 +450,36 @@ def test_bf16_on_cpu_warns_and_trains_in_float32(tmp_path, data):
     with pytest.warns(UserWarning, match="CUDA-only"):
         out = run(tmp_path / "bf", data, steps=3, bf16=True, device="cpu")
     assert_same_state(state(out), state(run(tmp_path / "fp", data, steps=3, device="cpu")))
+
+
+def test_vq_ema_update_equals_the_dense_one_hot_formulation():
+    """The quantiser's EMA counts and sums without a dense one-hot equal the textbook products."""
+    import torch.nn.functional as F
+
+    from residual_pitfalls.models.vqvae import VectorQuantizerEMA
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        new = VectorQuantizerEMA(dim=8, n_embed=32)
+        z = torch.randn(6, 4, 4, 8, generator=torch.Generator().manual_seed(1))
+    old = VectorQuantizerEMA(dim=8, n_embed=32)
+    old.load_state_dict(new.state_dict())
+    used = []
+    for _ in range(5):  # a few EMA updates; codes follow the codebook as it moves
+        q, commitment, codes = new(z)
+        used.append(len(torch.unique(codes)))
+        flat = z.reshape(-1, 8)
+        dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ old.embed + old.embed.pow(2).sum(0)
+        ref_codes = dist.argmin(1)
+        assert torch.equal(codes.reshape(-1), ref_codes)
+        onehot = F.one_hot(ref_codes, 32).float()
+        with torch.no_grad():
+            old.cluster_size.mul_(old.decay).add_(onehot.sum(0), alpha=1 - old.decay)
+            old.embed_avg.mul_(old.decay).add_(flat.t() @ onehot, alpha=1 - old.decay)
+            n = old.cluster_size.sum()
+            size = (old.cluster_size + old.eps) / (n + 32 * old.eps) * n
+            old.embed.copy_(old.embed_avg / size.unsqueeze(0))
+        assert torch.equal(new.cluster_size, old.cluster_size)
+        torch.testing.assert_close(new.embed_avg, old.embed_avg, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(new.embed, old.embed, rtol=1e-5, atol=1e-6)
+    assert used[0] > 10  # many codes in use: the sums are not trivial
