@@ -66,6 +66,10 @@ def test_changed_data_retrains_instead_of_resuming(tmp_path):
     log = (tmp_path / "logs" / "train_model" / "ae32.log").read_text()
     assert "train_images: other content" in log and "training from step 0" in log, log
     assert "resuming" not in log
+    # issue 8.7: the bar is in the job's log, not on the terminal (Snakemake's stderr)
+    assert "train autoencoder: 100%" in log and "4/4" in log
+    assert "train autoencoder" not in first.stderr + second.stderr
+    assert "training from step 0" in second.stderr  # the job's messages still reach it
     new = torch.load(model, weights_only=True)
     assert new["step"] == 4  # tiny.yaml's steps, trained again
     assert not torch.equal(new["state_dict"]["to_latent.weight"], old["to_latent.weight"])

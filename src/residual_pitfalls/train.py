@@ -183,7 +183,10 @@ def _torch_settings(
     """
     old_threads = torch.get_num_threads()
     old_det, old_bench = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
-    old_algos = torch.are_deterministic_algorithms_enabled()
+    old_algos = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     try:
         if threads is not None:
             if threads < 1:
@@ -199,7 +202,7 @@ def _torch_settings(
     finally:
         torch.set_num_threads(old_threads)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_det, old_bench
-        torch.use_deterministic_algorithms(old_algos)
+        torch.use_deterministic_algorithms(old_algos[0], warn_only=old_algos[1])
 
 
 def _seeded_model(arch: str, hparams: dict, seed: int) -> nn.Module:

@@ -63,9 +63,10 @@ class VectorQuantizerEMA(nn.Module):
     def _ema_update(self, flat: torch.Tensor, codes: torch.Tensor) -> None:
         # Per-code counts and sums without a dense (rows x n_embed) one-hot: at batch 128 and
         # 256^2 the one-hot of the bottom codes alone is ~1 GiB. Equal to the one-hot products up
-        # to float rounding (counts exactly); index_add_ is deterministic on CUDA under
-        # torch.use_deterministic_algorithms.
-        counts = torch.bincount(codes, minlength=self.n_embed).to(flat.dtype)
+        # to float rounding (counts exactly: whole numbers < 2**24). index_add_ rather than
+        # bincount, which reads codes.max() back to the host on CUDA; index_add_ is
+        # deterministic there under torch.use_deterministic_algorithms.
+        counts = flat.new_zeros(self.n_embed).index_add_(0, codes, flat.new_ones(len(codes)))
         sums = flat.new_zeros(self.n_embed, self.dim).index_add_(0, codes, flat)
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.embed_avg.mul_(self.decay).add_(sums.t(), alpha=1 - self.decay)
