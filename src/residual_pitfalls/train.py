@@ -15,7 +15,11 @@ Files in ``workdir`` (all written atomically):
 Determinism: the weights are initialised under a forked torch RNG seeded with ``seed`` and the
 batches of epoch ``e`` are a permutation drawn from ``np.random.default_rng([seed, e])``, so the
 same seed on the same CPU (same thread count) gives bit-identical weights, with or without a
-resume in between.
+resume in between; on CUDA only with ``deterministic=True`` (by default cuDNN autotunes).
+
+Speed: the loop is written so that the device never waits for the host: the images live on the
+device, batches are gathered there, and the losses are read back every ``log_every`` steps
+(``benchmarks/train_throughput.py`` compares it with a bare loop).
 """
 
 from __future__ import annotations
