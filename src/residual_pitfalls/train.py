@@ -247,10 +247,10 @@ class _Batches:
         self.batch_size, self.seed, self.device = batch_size, seed, device
         self.per_epoch = math.ceil(len(images) / batch_size)
         host = torch.from_numpy(images)  # no copy
-        on_device = device.type == "cpu" or (
+        self.on_device = device.type == "cpu" or (
             device.type == "cuda" and images.nbytes < 0.5 * torch.cuda.mem_get_info(device)[0]
         )
-        self.images = host.to(device) if on_device else host
+        self.images = host.to(device) if self.on_device else host
         self.channels_last = device.type == "cuda"
         self.epoch: int | None = None
 
@@ -260,7 +260,7 @@ class _Batches:
             perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.images))
             self.perm, self.epoch = torch.from_numpy(perm).to(self.images.device), epoch
         idx = self.perm[k * self.batch_size : (k + 1) * self.batch_size]
-        if self.images.device == self.device:
+        if self.on_device:  # (not a device comparison: "cuda" != "cuda:0")
             x = self.images.index_select(0, idx)
         else:
             pinned = torch.empty((len(idx), *self.images.shape[1:]), pin_memory=True)
