@@ -27,7 +27,7 @@ def plot_loss_curve(csv_path: str | Path, png_path: str | Path) -> None:
     val = np.array([np.nan if r[2] is None else r[2] for r in rows])
     ap = np.array([np.nan if r[3] is None else r[3] for r in rows])
 
-    fig = Figure(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.8), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(step, train, lw=0.5, alpha=0.4, color="C0", label="train loss")
     window = max(1, len(step) // 50)
@@ -49,8 +49,8 @@ def plot_loss_curve(csv_path: str | Path, png_path: str | Path) -> None:
         ax2.set_ylabel("val pixel-AP")
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
-    ax.legend(handles, labels, fontsize="small", loc="upper right")
-    fig.tight_layout()
+    # Above the axes: inside, it hid the curves' ends (where the loss and the AP meet).
+    fig.legend(handles, labels, fontsize="small", loc="outside upper center", ncols=len(labels))
     png_path = Path(png_path)
     png_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png_path, dpi=120)
