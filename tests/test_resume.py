@@ -48,3 +48,29 @@ def test_killed_training_resumes_on_the_next_call(tmp_path):
     resumed_at = int(log.split("resuming from ")[1].split(" at step ")[1].split()[0])
     assert resumed_at >= killed_at
     assert torch.load(tmp_path / TARGET, weights_only=True)["step"] == 400
+
+
+def test_changed_data_retrains_instead_of_resuming(tmp_path):
+    """A model built on other data is never shipped again: the overlay changes the slices, the
+    training job sees a last.pt of another run, sets it aside and trains from step 0."""
+    args = (TARGET, "--cores", "1", "--configfile", str(TINY))
+    first = run_snakemake(tmp_path, *args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    model = tmp_path / TARGET
+    old = torch.load(model, weights_only=True)["state_dict"]
+
+    overlay = tmp_path / "darker.yaml"
+    overlay.write_text("datasets: {synthetic: {target_mean: 0.36}}\n")
+    second = run_snakemake(tmp_path, *args, str(overlay))
+    assert second.returncode == 0, second.stderr[-3000:]
+    log = (tmp_path / "logs" / "train_model" / "ae32.log").read_text()
+    assert "train_images: other content" in log and "training from step 0" in log, log
+    assert "resuming" not in log
+    # issue 8.7: the bar is in the job's log, not on the terminal (Snakemake's stderr)
+    assert "train autoencoder: 100%" in log and "4/4" in log
+    assert "train autoencoder" not in first.stderr + second.stderr
+    assert "training from step 0" in second.stderr  # the job's messages still reach it
+    new = torch.load(model, weights_only=True)
+    assert new["step"] == 4  # tiny.yaml's steps, trained again
+    assert not torch.equal(new["state_dict"]["to_latent.weight"], old["to_latent.weight"])
+    assert (tmp_path / "results" / "models" / "ae32" / "stale" / "last.pt").exists()

@@ -17,12 +17,8 @@ import torch
 from sklearn.metrics import average_precision_score
 
 from residual_pitfalls.models import load_model, read_checkpoint, reconstruct
-from residual_pitfalls.train import (
-    TrainingDivergedError,
-    plot_loss_curve,
-    train_model,
-    validation_anomalies,
-)
+from residual_pitfalls.train import TrainingDivergedError, train_model, validation_anomalies
+from residual_pitfalls.training_plots import plot_loss_curve
 
 SIZE = 32
 AE = ("autoencoder", {"inp_size": SIZE, "intermediate_resolution": 4, "latent_dim": 8, "width": 4})
@@ -148,14 +144,60 @@ def test_extending_a_finished_run_equals_a_longer_run(tmp_path, data):
     assert_same_state(state(extended), state(run(tmp_path / "direct", data, steps=25)))
 
 
-def test_resume_with_other_settings_is_refused(tmp_path, data):
+def test_extending_keeps_the_run_and_sets_nothing_aside(tmp_path, data, capsys):
     run(tmp_path, data, steps=5)
-    with pytest.raises(ValueError, match=r"batch_size: 8 -> 4"):
-        run(tmp_path, data, steps=10, batch_size=4)
-    with pytest.raises(ValueError, match="belongs to arch='autoencoder'"):
-        run(tmp_path, data, steps=10, model=("autoencoder", {**AE[1], "latent_dim": 4}))
-    with pytest.raises(ValueError, match="beyond the requested steps=3"):
-        run(tmp_path, data, steps=3)
+    run(tmp_path, data, steps=10)
+    assert "resuming from" in capsys.readouterr().err
+    assert not (tmp_path / "stale").exists()
+
+
+def test_changed_data_trains_afresh_and_sets_the_old_run_aside(tmp_path, data, capsys):
+    old = state(run(tmp_path / "w", data, steps=10))
+    old_last = (tmp_path / "w" / "last.pt").read_bytes()
+    other = (np.clip(data[0] * 0.8, 0, 1), data[1])  # as a changed synthetic target_mean
+    capsys.readouterr()
+    new = state(run(tmp_path / "w", other, steps=10))
+    err = capsys.readouterr().err
+    assert "resuming" not in err
+    [line] = [x for x in err.splitlines() if "another run" in x]
+    assert "train_images: other content" in line and "val_images" not in line
+    assert (tmp_path / "w" / "stale" / "last.pt").read_bytes() == old_last
+    assert not torch.equal(old["to_latent.weight"], new["to_latent.weight"])
+    assert_same_state(new, state(run(tmp_path / "fresh", other, steps=10)))
+    rows = log_rows(tmp_path / "w" / "loss.csv")
+    assert rows == log_rows(tmp_path / "fresh" / "loss.csv")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "said"),
+    [
+        ({"lr": 3e-3}, "lr: 0.001 -> 0.003"),
+        ({"batch_size": 4}, "batch_size: 8 -> 4"),
+        ({"weight_decay": 0.0}, "weight_decay: 0.02 -> 0.0"),
+        ({"selection": "best_val_loss"}, "selection: 'last' -> 'best_val_loss'"),
+        ({"model": ("autoencoder", {**AE[1], "latent_dim": 4})}, "hparams:"),
+        ({"steps": 3}, "beyond steps=3"),
+    ],
+    ids=["lr", "batch_size", "weight_decay", "selection", "hparams", "fewer_steps"],
+)
+def test_changed_settings_train_afresh(tmp_path, data, capsys, kwargs, said):
+    run(tmp_path / "w", data, steps=5)
+    capsys.readouterr()
+    opts = {"steps": 5, **kwargs}
+    out = run(tmp_path / "w", data, **opts)
+    err = capsys.readouterr().err
+    assert said in err and "training from step 0" in err and "resuming" not in err
+    assert_same_state(state(out), state(run(tmp_path / "fresh", data, **opts)))
+    assert (tmp_path / "w" / "stale" / "last.pt").exists()
+
+
+def test_a_checkpoint_without_fingerprint_is_set_aside(tmp_path, data, capsys):
+    run(tmp_path, data, steps=5)
+    ckpt = read_checkpoint(tmp_path / "last.pt")
+    del ckpt["fingerprint"]
+    torch.save(ckpt, tmp_path / "last.pt")
+    run(tmp_path, data, steps=5)
+    assert "no fingerprint" in capsys.readouterr().err
 
 
 KILL_SCRIPT = """
@@ -196,6 +238,46 @@ def test_resume_after_kill_9_matches_uninterrupted_run(tmp_path, data):
     assert not list(work.glob(".*.tmp"))
     assert_same_state(state(out), state(run(tmp_path / "ref", data, steps=40)))
     assert [int(r["step"]) for r in log_rows(work / "loss.csv")] == list(range(1, 41))
+
+
+def test_batches_are_the_epoch_permutations_of_the_images():
+    from residual_pitfalls.train import _Batches
+
+    images = brain_slices(10, size=16, seed=5)
+    batches = _Batches(images, 4, 7, torch.device("cpu"))
+    expected = []
+    for epoch in range(3):  # batches of 4, 4 and the partial 2 per epoch
+        perm = np.random.default_rng([7, epoch]).permutation(10)
+        expected += [perm[0:4], perm[4:8], perm[8:10]]
+    for step, idx in enumerate(expected, start=1):
+        x = batches(step)
+        assert x.shape == (len(idx), 1, 16, 16)
+        np.testing.assert_array_equal(x[:, 0].numpy(), images[idx])
+    np.testing.assert_array_equal(batches(2)[:, 0].numpy(), images[expected[1]])  # back again
+
+
+def test_losses_read_every_log_every_steps_give_the_same_log(tmp_path, data):
+    run(tmp_path / "a", data, steps=23, log_every=1)
+    run(tmp_path / "b", data, steps=23, log_every=7)
+    text = (tmp_path / "a" / "loss.csv").read_text()
+    assert text == (tmp_path / "b" / "loss.csv").read_text()
+    assert len(text.splitlines()) == 24
+    assert_same_state(state(tmp_path / "a" / "model.pt"), state(tmp_path / "b" / "model.pt"))
+
+
+def test_fused_adamw_is_used_and_matches_foreach_within_rounding(tmp_path, data):
+    out = state(run(tmp_path, data, steps=1, val_every=0))
+    torch.manual_seed(0)  # the reference: one foreach AdamW step from the same weights and batch
+    from residual_pitfalls.train import _Batches, _seeded_model
+
+    model = _seeded_model(*AE, 0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.02, foreach=True)
+    loss, _ = model.loss(_Batches(data[0], 8, 0, torch.device("cpu"))(1))
+    loss.backward()
+    optimizer.step()
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(out[key], value, rtol=1e-5, atol=1e-6)
+    assert any(not torch.equal(out[k], v) for k, v in model.state_dict().items())  # fused ran
 
 
 # ------------------------------------------------------------------------------------------
@@ -261,6 +343,29 @@ def test_validation_anomalies_are_seeded_disks_inside_the_brain():
     again = validation_anomalies(val, seed=4)
     np.testing.assert_array_equal(again[1], anomalous)
     assert not np.array_equal(validation_anomalies(val, seed=5)[2], labels)
+
+
+def test_validation_radius_is_a_setting():
+    val = brain_slices(4, size=64, seed=3)
+    default = validation_anomalies(val, seed=4)[2].sum(axis=(1, 2))
+    small = validation_anomalies(val, seed=4, radius=2.5)[2].sum(axis=(1, 2))
+    explicit = validation_anomalies(val, seed=4, radius=5.0)[2].sum(axis=(1, 2))
+    np.testing.assert_array_equal(default, explicit)  # None = 20 * 64 / 256 = 5 px
+    assert 0 < small.max() <= np.pi * (2.5 + 0.5) ** 2 < default.min()  # pixel-grid disks
+    with pytest.raises(ValueError, match=r"val_radius must be in \(0, 32.0\) px"):
+        validation_anomalies(val, seed=4, radius=32)
+
+
+def test_val_radius_reaches_the_validation_ap(tmp_path, data, capsys):
+    def aps(path: Path) -> list[str]:
+        return [r["val_ap"] for r in log_rows(path / "loss.csv") if r["val_ap"]]
+
+    run(tmp_path / "a", data, steps=10, val_ap=True)
+    run(tmp_path / "b", data, steps=10, val_ap=True, val_radius=2.0)
+    assert aps(tmp_path / "a") != aps(tmp_path / "b")
+    run(tmp_path / "a", data, steps=10, val_ap=True, val_radius=2.0)  # another run: retrains
+    assert "val_radius: 2.0 -> 2.0" not in capsys.readouterr().err
+    assert aps(tmp_path / "a") == aps(tmp_path / "b")
 
 
 def test_selection_picks_the_best_validation_checkpoint(tmp_path, data):
@@ -345,3 +450,36 @@ def test_bf16_on_cpu_warns_and_trains_in_float32(tmp_path, data):
     with pytest.warns(UserWarning, match="CUDA-only"):
         out = run(tmp_path / "bf", data, steps=3, bf16=True, device="cpu")
     assert_same_state(state(out), state(run(tmp_path / "fp", data, steps=3, device="cpu")))
+
+
+def test_vq_ema_update_equals_the_dense_one_hot_formulation():
+    """The quantiser's EMA counts and sums without a dense one-hot equal the textbook products."""
+    import torch.nn.functional as F
+
+    from residual_pitfalls.models.vqvae import VectorQuantizerEMA
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        new = VectorQuantizerEMA(dim=8, n_embed=32)
+        z = torch.randn(6, 4, 4, 8, generator=torch.Generator().manual_seed(1))
+    old = VectorQuantizerEMA(dim=8, n_embed=32)
+    old.load_state_dict(new.state_dict())
+    used = []
+    for _ in range(5):  # a few EMA updates; codes follow the codebook as it moves
+        q, commitment, codes = new(z)
+        used.append(len(torch.unique(codes)))
+        flat = z.reshape(-1, 8)
+        dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ old.embed + old.embed.pow(2).sum(0)
+        ref_codes = dist.argmin(1)
+        assert torch.equal(codes.reshape(-1), ref_codes)
+        onehot = F.one_hot(ref_codes, 32).float()
+        with torch.no_grad():
+            old.cluster_size.mul_(old.decay).add_(onehot.sum(0), alpha=1 - old.decay)
+            old.embed_avg.mul_(old.decay).add_(flat.t() @ onehot, alpha=1 - old.decay)
+            n = old.cluster_size.sum()
+            size = (old.cluster_size + old.eps) / (n + 32 * old.eps) * n
+            old.embed.copy_(old.embed_avg / size.unsqueeze(0))
+        assert torch.equal(new.cluster_size, old.cluster_size)
+        torch.testing.assert_close(new.embed_avg, old.embed_avg, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(new.embed, old.embed, rtol=1e-5, atol=1e-6)
+    assert used[0] > 10  # many codes in use: the sums are not trivial

@@ -7,7 +7,8 @@ import numpy as np
 
 from residual_pitfalls.models import sized_hparams
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.train import plot_loss_curve, train_model
+from residual_pitfalls.train import train_model
+from residual_pitfalls.training_plots import plot_loss_curve
 
 with job_log(snakemake.log[0]):
     training = dict(snakemake.params.training)
@@ -18,15 +19,7 @@ with job_log(snakemake.log[0]):
         sized_hparams(arch, snakemake.params.hparams, snakemake.params.image_size),
         np.load(snakemake.input.train),
         np.load(snakemake.input.val),
-        steps=training["steps"],
-        batch_size=training["batch_size"],
-        lr=training["lr"],
-        weight_decay=training["weight_decay"],
-        commitment_weight=training["commitment_weight"],
-        checkpoint_every=training["checkpoint_every"],
-        val_every=training["val_every"],
-        selection=training["selection"],
-        bf16=training["bf16"],
+        **training,  # the config's `training` keys are train_model's keyword arguments
         seed=snakemake.params.seed,
         workdir=workdir,
         threads=snakemake.threads,
