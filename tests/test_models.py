@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -355,6 +356,66 @@ class CropNet(nn.Module):
 class NaNNet(nn.Module):
     def forward(self, x):
         return x / 0.0 * 0.0
+
+
+class InPlaceNet(nn.Module):
+    """A user model that writes into its input: ``x.mul_(scale); return x``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.mul_(self.scale)
+        return x
+
+
+class OutOfPlaceNet(InPlaceNet):
+    """The same model written out of place."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+def in_place_models(tmp_path: Path) -> dict[str, nn.Module]:
+    """The in-place model as the pipeline loads it: class + state dict, and TorchScript."""
+    weights = tmp_path / "in_place.pt"
+    torch.save(InPlaceNet().state_dict(), weights)
+    scripted = tmp_path / "in_place.torchscript.pt"
+    torch.jit.save(torch.jit.script(InPlaceNet()), str(scripted))
+    return {
+        "class": load_external_model(checkpoint=weights, class_path=f"{__name__}:InPlaceNet"),
+        "torchscript": load_external_model(checkpoint=scripted),
+    }
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+@pytest.mark.parametrize("route", ["class", "torchscript"])
+def test_a_model_writing_into_its_input_changes_neither_images_nor_scores(tmp_path, route):
+    from residual_pitfalls.anomalies import anomaly_centres
+    from residual_pitfalls.experiments import model_intensity_curves
+
+    model = in_place_models(tmp_path)[route]
+    x = images(5, 32, seed=3)
+    kept = x.copy()
+    out = reconstruct(model, x, batch_size=2)
+    np.testing.assert_array_equal(x, kept)  # the caller's images are untouched
+    np.testing.assert_array_equal(out, kept * np.float32(0.5))
+    assert not np.shares_memory(out, x)
+    # Exp 3.1 and 3.2 through the real model: the same numbers as the out-of-place twin.
+    centres = anomaly_centres(x, seed=0)
+    kwargs = {"radius": 4, "intensities": np.linspace(0, 1, 5)}
+    for mode in ("healthy", "anomalous"):
+        frame, healthy = model_intensity_curves(
+            x, centres, lambda b, m=model: reconstruct(m, b, batch_size=2), mode=mode, **kwargs
+        )
+        twin, twin_healthy = model_intensity_curves(
+            x, centres, lambda b: reconstruct(OutOfPlaceNet(), b), mode=mode, **kwargs
+        )
+        np.testing.assert_array_equal(x, kept)
+        pd.testing.assert_frame_equal(frame, twin)
+        np.testing.assert_array_equal(healthy, twin_healthy)
+        assert frame["ap"].min() < 0.9  # a half-intensity reconstruction is no perfect detector
 
 
 def test_reconstruct_takes_first_element_of_a_tuple():

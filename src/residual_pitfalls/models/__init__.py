@@ -205,8 +205,9 @@ def reconstruct(
     Puts ``model`` in eval mode (deviation from the original, which never called ``eval()``:
     batch norm uses its running statistics and the VQ-VAE codebooks stay fixed) and moves it to
     ``device`` (auto: CUDA if available). A model returning a tuple contributes its first
-    element. Raises ValueError for a bad input, an output of another shape, or a non-finite
-    output.
+    element. The model sees a copy of each batch, and the result is a new array, so ``images``
+    stays as it was whatever the model does to its input. Raises ValueError for a bad input, an
+    output of another shape, or a non-finite output.
     """
     if not isinstance(images, np.ndarray) or images.ndim != 3:
         raise ValueError(
@@ -221,7 +222,9 @@ def reconstruct(
     out = np.empty_like(x_all)
     with torch.no_grad():
         for start in range(0, len(x_all), batch_size):
-            x = torch.from_numpy(x_all[start : start + batch_size]).to(dev)[:, None]
+            # A fresh tensor per batch (torch.tensor always copies): a model that writes into its
+            # input (``x.mul_(...)``) must never change the images the scores are computed against.
+            x = torch.tensor(x_all[start : start + batch_size], device=dev)[:, None]
             rec = model(x)
             if isinstance(rec, tuple | list):
                 rec = rec[0]
