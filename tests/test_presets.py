@@ -91,6 +91,7 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
         "texture_sigma_curve": len(config["anomaly"]["textures"]),
         "train_model": n_models,
         "model_intensity_curve": 2 * n_models,  # healthy, anomalous
+        "model_intensity_curve_batchnorm": n_models,  # Exp 3.1 with per-image BatchNorm
         **{f: 1 for f in FIGURES},
         "provenance": 1,
         "all": 1,
