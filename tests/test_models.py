@@ -446,6 +446,28 @@ def test_per_image_batchnorm_leaves_a_model_without_batchnorm_unchanged():
     assert_same_state(model, state)  # the codebooks never drift
 
 
+class LatentBatchNormNet(nn.Module):
+    """BatchNorm1d on a flat latent: one image has one value per channel there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.norm(x.mean(dim=(2, 3)).repeat(1, 4)).mean(1)[:, None, None, None]
+
+
+def test_per_image_batchnorm_on_a_single_value_per_channel_says_what_to_do():
+    model = LatentBatchNormNet()
+    x = images(3, 16)
+    assert reconstruct(model, x).shape == x.shape  # eval mode: fine
+    state = state_copy(model)
+    with pytest.raises(ValueError, match="LatentBatchNormNet.*evaluation.batchnorm: eval"):
+        reconstruct(model, x, batchnorm="per_image")
+    assert_same_state(model, state)
+    assert not any(m.training for m in model.modules())
+
+
 def test_reconstruct_rejects_an_unknown_batchnorm_mode():
     with pytest.raises(ValueError, match=r"batchnorm must be one of \['eval', 'per_image'\]"):
         reconstruct(TupleNet(), images(2, 16), batchnorm="train")

@@ -269,15 +269,25 @@ def reconstruct(
     model = model.to(dev).eval()
     x_all = np.ascontiguousarray(images, dtype=np.float32)
     out = np.empty_like(x_all)
+    single = False
     with contextlib.ExitStack() as stack:
         if batchnorm == "per_image" and stack.enter_context(per_image_batchnorm(model)):
-            batch_size = 1  # the statistics BatchNorm normalises with are the image's own
+            single, batch_size = True, 1  # BatchNorm normalises with the image's own statistics
         stack.enter_context(torch.no_grad())
         for start in range(0, len(x_all), batch_size):
             # A fresh tensor per batch (torch.tensor always copies): a model that writes into its
             # input (``x.mul_(...)``) must never change the images the scores are computed against.
             x = torch.tensor(x_all[start : start + batch_size], device=dev)[:, None]
-            rec = model(x)
+            try:
+                rec = model(x)
+            except ValueError as exc:  # torch: "Expected more than 1 value per channel ..."
+                if not single:
+                    raise
+                raise ValueError(
+                    f"{type(model).__name__} cannot normalise one image by its own statistics "
+                    f"(evaluation.batchnorm: per_image): a BatchNorm layer sees a single value "
+                    f"per channel ({exc}); use evaluation.batchnorm: eval for this model"
+                ) from exc
             if isinstance(rec, tuple | list):
                 rec = rec[0]
             if tuple(rec.shape) != tuple(x.shape):
