@@ -16,7 +16,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import yaml
-from helpers import FIGURES, snakemake_command
+from helpers import FIGURES, TINY, snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = {name: REPO / "config" / f"{name}.yaml" for name in ("paper", "paper_synthetic")}
@@ -139,3 +139,26 @@ def test_paper_synthetic_is_the_paper_protocol_on_the_embedded_brains():
     # the same training; bf16 autocast on, since the preset is meant for a GPU
     assert {**synthetic["training"], "bf16": None} == {**paper["training"], "bf16": None}
     assert synthetic["training"]["bf16"] is True
+
+
+@pytest.mark.parametrize("configured", ["eval", "per_image"])
+def test_batchnorm_figure_computes_only_the_mode_not_configured(tmp_path, configured):
+    """fig3a_per_image_bn reads the configured mode's Exp 3.1 files and runs only the other mode."""
+    overlay = tmp_path / "bn.yaml"
+    overlay.write_text(f"evaluation: {{batchnorm: {configured}}}\n")
+    cmd = snakemake_command(
+        tmp_path, "-n", "results/fig3a_per_image_bn.pdf", "--configfile", str(TINY), str(overlay)
+    )
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    text = result.stdout + result.stderr
+    assert result.returncode == 0, text[-5000:]
+    outputs = re.findall(r"^    output: (.*)$", text, flags=re.M)
+    other = "per_image" if configured == "eval" else "eval"
+    models = merged_config()["models"]
+    comparison = sorted(o for o in outputs if "_bn-" in o)
+    assert comparison == sorted(
+        f"results/metrics/exp3_{m}_healthy_bn-{other}.parquet" for m in models
+    )
+    assert not any(f"_bn-{configured}" in o for o in outputs)
+    healthy = [o for o in outputs if o.startswith("results/metrics/exp3_") and "_bn-" not in o]
+    assert len(healthy) == len(models) and all("_healthy.parquet" in o for o in healthy)
