@@ -8,7 +8,19 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 TINY = REPO / "config" / "tiny.yaml"
 # The figures `all` builds on the default data (App. D's fig7/fig8 need labelled data).
-FIGURES = ("fig1a", "fig1b", "fig2", "fig3a", "fig3b", "fig4a", "fig4b", "fig5", "fig6a", "fig6b")
+FIGURES = (
+    "fig1a",
+    "fig1b",
+    "fig2",
+    "fig3a",
+    "fig3b",
+    "fig4a",
+    "fig4b",
+    "fig5",
+    "fig6a",
+    "fig6b",
+    "fig3a_per_image_bn",
+)
 
 
 def snakemake_command(workdir: Path, *args: str, python: str = sys.executable) -> list[str]:

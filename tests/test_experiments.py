@@ -95,6 +95,35 @@ def test_model_curves_match_brute_force(images, mode):
         np.testing.assert_allclose(frame["ap"], grid["ap"], atol=1e-12)
 
 
+@pytest.mark.parametrize("mode", ["healthy", "anomalous"])
+def test_a_reconstruction_writing_into_its_input_changes_neither_images_nor_aps(images, mode):
+    """A model callable that edits its input in place must score as its out-of-place twin."""
+    from residual_pitfalls.experiments import model_examples
+
+    centres = anomaly_centres(images, seed=2)
+    kept = images.copy()
+
+    def in_place(batch):
+        batch *= 0.5
+        return batch
+
+    kwargs = {"mode": mode, "radius": 6}
+    frame, rec = model_intensity_curves(
+        images, centres, in_place, intensities=np.linspace(0, 1, 5), **kwargs
+    )
+    twin, twin_rec = model_intensity_curves(
+        images, centres, lambda b: b * 0.5, intensities=np.linspace(0, 1, 5), **kwargs
+    )
+    np.testing.assert_array_equal(images, kept)
+    pd.testing.assert_frame_equal(frame, twin)
+    np.testing.assert_array_equal(rec, twin_rec)
+    examples = model_examples(images, centres, in_place, intensity=0.6, **kwargs)
+    twin_examples = model_examples(images, centres, lambda b: b * 0.5, intensity=0.6, **kwargs)
+    np.testing.assert_array_equal(images, kept)
+    for key, value in twin_examples.items():
+        np.testing.assert_array_equal(examples[key], value, err_msg=key)
+
+
 def test_model_mode_is_checked(images):
     with pytest.raises(ValueError, match="mode"):
         model_intensity_curves(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -342,6 +344,135 @@ def test_reconstruct_eval_mode_freezes_vqvae_codebooks():
     assert torch.equal(model.quantize_b.embed, before)
 
 
+def state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    now = model.state_dict()
+    assert sorted(now) == sorted(state)
+    for key, value in state.items():
+        assert torch.equal(now[key], value), key
+
+
+def trained_autoencoder() -> nn.Module:
+    """A tiny AE whose BatchNorm running statistics are far from any single image's."""
+    model = seeded("autoencoder", **TINY["autoencoder"])
+    with torch.no_grad():
+        model.train()(torch.rand(8, 1, 32, 32) * 3.0 + 1.0)
+    return model.eval()
+
+
+def test_per_image_batchnorm_normalises_each_image_by_its_own_statistics():
+    model = trained_autoencoder()
+    state = state_copy(model)
+    x = images(5, 32, seed=4)
+    out = reconstruct(model, x, batch_size=4, batchnorm="per_image")
+    assert_same_state(model, state)  # running statistics, counters: untouched
+    assert not any(m.training for m in model.modules())
+    # The original: a model never put in eval mode, one image at a time (on a throwaway copy).
+    for i in range(len(x)):
+        original = copy.deepcopy(model).train()
+        with torch.no_grad():
+            expected = original(torch.from_numpy(x[i : i + 1])[:, None])[0, 0].numpy()
+        np.testing.assert_allclose(out[i], expected, atol=1e-5)
+    assert np.abs(out - reconstruct(model, x)).max() > 1e-2  # it is not eval mode
+
+
+def test_per_image_batchnorm_does_not_depend_on_order_or_batch_mates():
+    model = trained_autoencoder()
+    x = images(6, 32, seed=5)
+    out = reconstruct(model, x, batch_size=6, batchnorm="per_image")
+    order = np.random.default_rng(0).permutation(len(x))
+    np.testing.assert_array_equal(
+        reconstruct(model, x[order], batch_size=2, batchnorm="per_image"), out[order]
+    )
+    np.testing.assert_array_equal(reconstruct(model, x[2:3], batchnorm="per_image")[0], out[2])
+
+
+class BatchNormDropoutNet(nn.Module):
+    """Conv -> BatchNorm -> Dropout: per-image mode must keep dropout off."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+        self.norm = nn.BatchNorm2d(3)
+        self.drop = nn.Dropout(0.5)
+        self.out = nn.Conv2d(3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.drop(self.norm(self.conv(x))))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+@pytest.mark.parametrize("scripted", [False, True])
+def test_per_image_batchnorm_keeps_dropout_off_and_works_for_torchscript(tmp_path, scripted):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(2)
+        eager = BatchNormDropoutNet()
+    eager.norm.running_mean.fill_(5.0)
+    model = eager
+    if scripted:
+        path = tmp_path / "bn.torchscript.pt"
+        torch.jit.save(torch.jit.script(eager), str(path))
+        model = load_external_model(checkpoint=path)
+    state = state_copy(model)
+    x = images(4, 16, seed=6)
+    out = reconstruct(model, x, batchnorm="per_image")
+    assert_same_state(model, state)
+    np.testing.assert_array_equal(reconstruct(model, x, batchnorm="per_image"), out)
+    with torch.no_grad():
+        h = eager.conv(torch.from_numpy(x)[:, None])
+        mean = h.mean(dim=(2, 3), keepdim=True)
+        var = h.var(dim=(2, 3), unbiased=False, keepdim=True)
+        scale = eager.norm.weight[None, :, None, None]
+        shift = eager.norm.bias[None, :, None, None]
+        normed = (h - mean) / torch.sqrt(var + eager.norm.eps) * scale + shift
+        expected = eager.out(normed)[:, 0].numpy()  # dropout off: the identity
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_per_image_batchnorm_leaves_a_model_without_batchnorm_unchanged():
+    model = seeded("vqvae2", **TINY["vqvae2"])
+    with torch.no_grad():
+        model.train()(torch.rand(4, 1, 32, 32))  # codebooks away from their initialisation
+    model.eval()
+    state = state_copy(model)
+    x = images(5, 32, seed=7)
+    np.testing.assert_array_equal(
+        reconstruct(model, x, batch_size=3, batchnorm="per_image"),
+        reconstruct(model, x, batch_size=3),
+    )
+    assert_same_state(model, state)  # the codebooks never drift
+
+
+class LatentBatchNormNet(nn.Module):
+    """BatchNorm1d on a flat latent: one image has one value per channel there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.norm(x.mean(dim=(2, 3)).repeat(1, 4)).mean(1)[:, None, None, None]
+
+
+def test_per_image_batchnorm_on_a_single_value_per_channel_says_what_to_do():
+    model = LatentBatchNormNet()
+    x = images(3, 16)
+    assert reconstruct(model, x).shape == x.shape  # eval mode: fine
+    state = state_copy(model)
+    with pytest.raises(ValueError, match="LatentBatchNormNet.*evaluation.batchnorm: eval"):
+        reconstruct(model, x, batchnorm="per_image")
+    assert_same_state(model, state)
+    assert not any(m.training for m in model.modules())
+
+
+def test_reconstruct_rejects_an_unknown_batchnorm_mode():
+    with pytest.raises(ValueError, match=r"batchnorm must be one of \['eval', 'per_image'\]"):
+        reconstruct(TupleNet(), images(2, 16), batchnorm="train")
+
+
 class TupleNet(nn.Module):
     def forward(self, x):
         return x * 0.5, torch.zeros(())
@@ -355,6 +486,66 @@ class CropNet(nn.Module):
 class NaNNet(nn.Module):
     def forward(self, x):
         return x / 0.0 * 0.0
+
+
+class InPlaceNet(nn.Module):
+    """A user model that writes into its input: ``x.mul_(scale); return x``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.mul_(self.scale)
+        return x
+
+
+class OutOfPlaceNet(InPlaceNet):
+    """The same model written out of place."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
+
+
+def in_place_models(tmp_path: Path) -> dict[str, nn.Module]:
+    """The in-place model as the pipeline loads it: class + state dict, and TorchScript."""
+    weights = tmp_path / "in_place.pt"
+    torch.save(InPlaceNet().state_dict(), weights)
+    scripted = tmp_path / "in_place.torchscript.pt"
+    torch.jit.save(torch.jit.script(InPlaceNet()), str(scripted))
+    return {
+        "class": load_external_model(checkpoint=weights, class_path=f"{__name__}:InPlaceNet"),
+        "torchscript": load_external_model(checkpoint=scripted),
+    }
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+@pytest.mark.parametrize("route", ["class", "torchscript"])
+def test_a_model_writing_into_its_input_changes_neither_images_nor_scores(tmp_path, route):
+    from residual_pitfalls.anomalies import anomaly_centres
+    from residual_pitfalls.experiments import model_intensity_curves
+
+    model = in_place_models(tmp_path)[route]
+    x = images(5, 32, seed=3)
+    kept = x.copy()
+    out = reconstruct(model, x, batch_size=2)
+    np.testing.assert_array_equal(x, kept)  # the caller's images are untouched
+    np.testing.assert_array_equal(out, kept * np.float32(0.5))
+    assert not np.shares_memory(out, x)
+    # Exp 3.1 and 3.2 through the real model: the same numbers as the out-of-place twin.
+    centres = anomaly_centres(x, seed=0)
+    kwargs = {"radius": 4, "intensities": np.linspace(0, 1, 5)}
+    for mode in ("healthy", "anomalous"):
+        frame, healthy = model_intensity_curves(
+            x, centres, lambda b, m=model: reconstruct(m, b, batch_size=2), mode=mode, **kwargs
+        )
+        twin, twin_healthy = model_intensity_curves(
+            x, centres, lambda b: reconstruct(OutOfPlaceNet(), b), mode=mode, **kwargs
+        )
+        np.testing.assert_array_equal(x, kept)
+        pd.testing.assert_frame_equal(frame, twin)
+        np.testing.assert_array_equal(healthy, twin_healthy)
+        assert frame["ap"].min() < 0.9  # a half-intensity reconstruction is no perfect detector
 
 
 def test_reconstruct_takes_first_element_of_a_tuple():

@@ -1,7 +1,8 @@
-"""The paper preset (config/paper.yaml) plans the paper's full protocol on a fake MOOD folder.
+"""The paper presets plan the paper's full protocol: config/paper.yaml on a fake MOOD folder,
+config/paper_synthetic.yaml on the embedded synthetic brains.
 
-A dry run only: 800 tiny NIfTI volumes (4^3, written with nibabel) stand in for MOOD 2020 brain;
-the DAG build globs and splits them but never reads a voxel.
+Dry runs only: for paper.yaml, 800 tiny NIfTI volumes (4^3, written with nibabel) stand in for MOOD
+2020 brain; the DAG build globs and splits them but never reads a voxel.
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ import nibabel as nib
 import numpy as np
 import pytest
 import yaml
-from helpers import FIGURES, snakemake_command
+from helpers import FIGURES, TINY, snakemake_command
 
 REPO = Path(__file__).resolve().parents[1]
-PAPER = REPO / "config" / "paper.yaml"
+PRESETS = {name: REPO / "config" / f"{name}.yaml" for name in ("paper", "paper_synthetic")}
 GPU_RULES = {"train_model", "model_intensity_curve"}
 # The paper's protocol (SPEC.md): 800 volumes -> 480 train (24 of them validation) / 320 test.
 N_VOLUMES, N_TRAIN, N_VAL, N_TEST = 800, 456, 24, 320
 
 
-def merged_config() -> dict:
-    """config.yaml overlaid with paper.yaml, as snakemake merges them (nested dicts update)."""
+def merged_config(preset: str = "paper") -> dict:
+    """config.yaml overlaid with a preset, as snakemake merges them (nested dicts update)."""
 
     def update(base: dict, new: dict) -> dict:
         for key, value in new.items():
@@ -36,7 +37,8 @@ def merged_config() -> dict:
         return base
 
     return update(
-        yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(PAPER.read_text())
+        yaml.safe_load((REPO / "config.yaml").read_text()),
+        yaml.safe_load(PRESETS[preset].read_text()),
     )
 
 
@@ -60,28 +62,32 @@ def parse_jobs(text: str) -> list[dict]:
     return jobs
 
 
-@pytest.fixture(scope="module")
-def paper_dry_run(tmp_path_factory) -> list[dict]:
-    workdir = tmp_path_factory.mktemp("paper")
-    mood = workdir / merged_config()["datasets"]["mood"]["path"]
-    mood.mkdir(parents=True)
-    volume = nib.Nifti1Image(np.full((4, 4, 4), 0.5, np.float32), np.eye(4))
-    for i in range(N_VOLUMES):
-        nib.save(volume, mood / f"{i:05d}.nii.gz")
-    cmd = snakemake_command(workdir, "-n", "all", "--configfile", str(PAPER))
+@pytest.fixture(scope="module", params=sorted(PRESETS))
+def paper_dry_run(request, tmp_path_factory) -> tuple[str, list[dict]]:
+    """(preset name, the jobs of `snakemake -n all --configfile <preset>`)."""
+    preset = request.param
+    workdir = tmp_path_factory.mktemp(preset)
+    if merged_config(preset)["dataset"] == "mood":
+        mood = workdir / merged_config(preset)["datasets"]["mood"]["path"]
+        mood.mkdir(parents=True)
+        volume = nib.Nifti1Image(np.full((4, 4, 4), 0.5, np.float32), np.eye(4))
+        for i in range(N_VOLUMES):
+            nib.save(volume, mood / f"{i:05d}.nii.gz")
+    cmd = snakemake_command(workdir, "-n", "all", "--configfile", str(PRESETS[preset]))
     result = subprocess.run(
         cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"}
     )
     text = result.stdout + result.stderr
     assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{text[-5000:]}"
-    return parse_jobs(text)
+    return preset, parse_jobs(text)
 
 
 def test_paper_preset_plans_every_job_once(paper_dry_run):
-    config = merged_config()
+    preset, jobs = paper_dry_run
+    config = merged_config(preset)
     n_models = len(config["models"])
     counts: dict[str, int] = {}
-    for job in paper_dry_run:
+    for job in jobs:
         counts[job["rule"]] = counts.get(job["rule"], 0) + 1
     expected = {
         "slices": 3,  # train, val, test
@@ -92,21 +98,25 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
         "train_model": n_models,
         "model_intensity_curve": 2 * n_models,  # healthy, anomalous
         "model_examples": len(config["evaluation"]["example_models"]),  # Fig. 4(a)
+        "model_intensity_curve_batchnorm": n_models,  # Exp 3.1 with per-image BatchNorm
         **{f: 1 for f in FIGURES},
         "provenance": 1,
         "all": 1,
     }
-    assert counts == expected  # MOOD is the user's data: nothing synthesised or downloaded
+    if preset == "paper_synthetic":
+        expected["synthesize_brains"] = 1  # MOOD is the user's data: nothing synthesised
+    assert counts == expected
 
 
 def test_paper_preset_splits_the_800_volumes_as_the_paper(paper_dry_run):
-    slices = sorted(job["n_inputs"] for job in paper_dry_run if job["rule"] == "slices")
+    slices = sorted(job["n_inputs"] for job in paper_dry_run[1] if job["rule"] == "slices")
     assert slices == sorted([N_TRAIN, N_VAL, N_TEST])
     assert sum(slices) == N_VOLUMES
 
 
 def test_paper_preset_requests_gpus_only_for_the_model_rules(paper_dry_run):
-    for job in paper_dry_run:
+    preset, jobs = paper_dry_run
+    for job in jobs:
         gpus = int(job["resources"].get("gpu", 0))
         assert gpus == (1 if job["rule"] in GPU_RULES else 0), job
         if job["rule"] == "all":
@@ -119,6 +129,40 @@ def test_paper_preset_requests_gpus_only_for_the_model_rules(paper_dry_run):
                 assert int(job["resources"]["mem_mb"]) == 1000 + 100 * job["threads"], job
             else:
                 assert int(job["resources"]["mem_mb"]) >= 4000, job
-    train = [job for job in paper_dry_run if job["rule"] == "train_model"]
-    assert len(train) == len(merged_config()["models"])
+    train = [job for job in jobs if job["rule"] == "train_model"]
+    assert len(train) == len(merged_config(preset)["models"])
     assert all(int(job["resources"]["runtime"]) >= 600 for job in train)
+
+
+def test_paper_synthetic_is_the_paper_protocol_on_the_embedded_brains():
+    paper, synthetic = merged_config("paper"), merged_config("paper_synthetic")
+    assert synthetic["dataset"] == "synthetic"
+    assert synthetic["datasets"]["synthetic"]["subjects"] == N_VOLUMES
+    for key in ("image_size", "slices", "split", "anomaly", "grid", "evaluation", "models", "seed"):
+        assert synthetic[key] == paper[key], key
+    # the same training; bf16 autocast on, since the preset is meant for a GPU
+    assert {**synthetic["training"], "bf16": None} == {**paper["training"], "bf16": None}
+    assert synthetic["training"]["bf16"] is True
+
+
+@pytest.mark.parametrize("configured", ["eval", "per_image"])
+def test_batchnorm_figure_computes_only_the_mode_not_configured(tmp_path, configured):
+    """fig3a_per_image_bn reads the configured mode's Exp 3.1 files and runs only the other mode."""
+    overlay = tmp_path / "bn.yaml"
+    overlay.write_text(f"evaluation: {{batchnorm: {configured}}}\n")
+    cmd = snakemake_command(
+        tmp_path, "-n", "results/fig3a_per_image_bn.pdf", "--configfile", str(TINY), str(overlay)
+    )
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    text = result.stdout + result.stderr
+    assert result.returncode == 0, text[-5000:]
+    outputs = re.findall(r"^    output: (.*)$", text, flags=re.M)
+    other = "per_image" if configured == "eval" else "eval"
+    models = merged_config()["models"]
+    comparison = sorted(o for o in outputs if "_bn-" in o)
+    assert comparison == sorted(
+        f"results/metrics/exp3_{m}_healthy_bn-{other}.parquet" for m in models
+    )
+    assert not any(f"_bn-{configured}" in o for o in outputs)
+    healthy = [o for o in outputs if o.startswith("results/metrics/exp3_") and "_bn-" not in o]
+    assert len(healthy) == len(models) and all("_healthy.parquet" in o for o in healthy)

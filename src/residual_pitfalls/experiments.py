@@ -184,14 +184,15 @@ def model_intensity_curves(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Exp 3.1 (mode "healthy") or 3.2 (mode "anomalous"): AP of every image x intensity.
 
-    reconstruct: (N, H, W) float32 -> (N, H, W) float32 (a model in eval mode).
+    reconstruct: (N, H, W) float32 -> (N, H, W) float32 (a model in eval mode). It is handed copies,
+    so a model that writes into its input cannot change the images the scores are computed against.
     Returns (DataFrame with columns image, intensity, ap, residual_error; the healthy reconstructions
     (N, H, W)). residual_error is the mean |reconstruction - input| over the whole image.
     """
     _check_inputs(images, centres)
     if mode not in ("healthy", "anomalous"):
         raise ValueError(f"mode must be 'healthy' or 'anomalous', got {mode!r}")
-    healthy_rec = reconstruct(images)
+    healthy_rec = np.array(reconstruct(images.copy()), dtype=np.float32)
     n, k = len(images), len(intensities)
     aps = np.empty((n, k))
     errors = np.empty((n, k))
@@ -206,7 +207,7 @@ def model_intensity_curves(
     else:
         for j, intensity in enumerate(tqdm(intensities, desc="Exp 3.2", disable=not progress)):
             anomalous, _ = disk_anomalous_images(images, centres, radius, intensity)
-            rec = reconstruct(anomalous)
+            rec = reconstruct(anomalous.copy())
             maps = np.abs(rec - anomalous)
             aps[:, j] = [average_precision(labels[i], maps[i]) for i in range(n)]
             errors[:, j] = maps.reshape(n, -1).mean(axis=1)
@@ -236,7 +237,7 @@ def model_examples(
     |reconstruction - input| and the label; each (count, H, W)."""
     images, centres = images[:count], centres[:count]
     anomalous, labels = disk_anomalous_images(images, centres, radius, intensity)
-    rec = reconstruct(images if mode == "healthy" else anomalous)
+    rec = np.array(reconstruct((images if mode == "healthy" else anomalous).copy()), np.float32)
     return {
         "input": anomalous,
         "reconstruction": rec,

@@ -41,6 +41,7 @@ wildcard_constraints:
     split="train|val|test",
     variant="raw|histeq",
     mode="healthy|anomalous",
+    batchnorm="eval|per_image",
     model="|".join(config["models"]) or "^$",
     anomaly="|".join(config["anomaly"]["textures"]) or "^$",
 
@@ -124,6 +125,13 @@ def model_checkpoint(wildcards):
     return spec.get("checkpoint", f"results/models/{wildcards.model}/model.pt")
 
 
+def exp3_healthy_curves(batchnorm):
+    """Exp 3.1 curves of every model with BatchNorm in mode `batchnorm`: the experiment's own files
+    for the configured mode, the BatchNorm comparison's for the other one."""
+    suffix = "" if batchnorm == config["evaluation"]["batchnorm"] else f"_bn-{batchnorm}"
+    return [f"results/metrics/exp3_{m}_healthy{suffix}.parquet" for m in config["models"]]
+
+
 def model_label(name):
     return config["models"][name].get("label", name)
 
@@ -135,7 +143,7 @@ def grid(key):
 def all_figures():
     figures = ["fig1a", "fig1b", "fig2", "fig5", "fig6a", "fig6b"]
     if config["models"]:
-        figures += ["fig3a", "fig3b", "fig4a", "fig4b"]
+        figures += ["fig3a", "fig3b", "fig4a", "fig4b", "fig3a_per_image_bn"]
     figures += sorted(config["lesion_figures"])
     return [f"results/{f}.pdf" for f in figures]
 

@@ -141,6 +141,28 @@ use rule fig3a as fig3b with:
         "logs/figures/fig3b.log",
 
 
+rule fig3a_per_image_bn:
+    localrule: True
+    input:
+        eval=exp3_healthy_curves("eval"),
+        per_image=exp3_healthy_curves("per_image"),
+        grid="results/metrics/exp1_raw.parquet",
+    output:
+        **figure_outputs("fig3a_per_image_bn"),
+    params:
+        style=STYLE,
+        models=list(config["models"]),
+        labels=[model_label(m) for m in config["models"]],
+        matched=config["evaluation"]["matched_models"],
+        title="Exp. 3.1: BatchNorm on running vs per-image statistics",
+    log:
+        "logs/figures/fig3a_per_image_bn.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/fig_batchnorm_curves.py"
+
+
 rule fig4a:
     localrule: True
     input:

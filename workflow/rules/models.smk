@@ -47,6 +47,8 @@ rule model_intensity_curve:
         spec=lambda wc: config["models"][wc.model],
         batch_size=config["evaluation"]["batch_size"],
         example_intensity=config["evaluation"]["example_intensity"],
+        # the configured mode; the BatchNorm comparison below names its mode in the file name
+        batchnorm=lambda wc: wc.get("batchnorm", config["evaluation"]["batchnorm"]),
     threads: 1
     resources:
         mem_mb=8000,
@@ -74,3 +76,19 @@ use rule model_intensity_curve as model_examples with:
         "logs/model_examples/{model}.log",
     benchmark:
         "results/benchmarks/model_examples/{model}.tsv"
+
+
+# Exp 3.1 in the BatchNorm mode the configuration does not evaluate in, for
+# results/fig3a_per_image_bn only (the configured mode's curves are the files above: nothing runs twice).
+# One forward pass per healthy test image: no GPU requested (a local GPU is still used when present).
+use rule model_intensity_curve as model_intensity_curve_batchnorm with:
+    output:
+        curve="results/metrics/exp3_{model}_{mode}_bn-{batchnorm}.parquet",
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=0,
+    log:
+        "logs/model_intensity_curve/{model}_{mode}_bn-{batchnorm}.log",
+    benchmark:
+        "results/benchmarks/model_intensity_curve_batchnorm/{model}_{mode}_bn-{batchnorm}.tsv"

@@ -26,7 +26,12 @@ with job_log(snakemake.log[0]):
     centres = pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy()
 
     def run(batch):
-        return reconstruct(model, batch, batch_size=snakemake.params.batch_size)
+        return reconstruct(
+            model,
+            batch,
+            batch_size=snakemake.params.batch_size,
+            batchnorm=snakemake.params.batchnorm,
+        )
 
     if hasattr(snakemake.output, "curve"):  # rule model_intensity_curve
         frame, _ = model_intensity_curves(
