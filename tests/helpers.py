@@ -1,5 +1,6 @@
 """Shared by the tests that run the real workflow in a subprocess."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,19 @@ SNAKEFILE = REPO / "Snakefile"
 TINY = REPO / "config" / "tiny.yaml"
 # The figures `all` builds on the default data (App. D's fig7/fig8 need labelled data).
 FIGURES = ("fig1a", "fig1b", "fig2", "fig3a", "fig3b", "fig4a", "fig4b", "fig5", "fig6a", "fig6b")
+
+
+def readme_csv_columns() -> dict[str, list[str]]:
+    """{figure: its CSV's columns} from README.md's table "The CSV beside each figure"."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("### The CSV beside each figure", 1)[1].split("\n#", 1)[0]
+    columns = {}
+    for names, listed in re.findall(
+        r"^\| ((?:`fig\w+\.csv`(?:, )?)+) \| `([^`]+)` \|", section, re.M
+    ):
+        for name in re.findall(r"`(fig\w+)\.csv`", names):
+            columns[name] = listed.split(",")
+    return columns
 
 
 def snakemake_command(workdir: Path, *args: str, python: str = sys.executable) -> list[str]:
