@@ -85,11 +85,11 @@ def test_heatmap_cells_are_the_grid_with_intensity_upwards_and_the_sigma_mark_ex
     sigmas, intensities = np.linspace(0, 2, 5), np.linspace(0, 1, 3)
     values = np.arange(15, dtype=float).reshape(3, 5) / 15
     grid = pd.DataFrame(values, index=intensities, columns=sigmas)
-    fig = figures.intensity_sigma_heatmap(grid, STYLE, "title")
+    fig = figures.intensity_sigma_heatmap(grid, {**STYLE, "cmap": "viridis"}, "title")
     ax = fig.axes[0]
     (mesh,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
     np.testing.assert_allclose(np.asarray(mesh.get_array()).reshape(3, 5), values[::-1])
-    assert mesh.get_clim() == (0, 1)
+    assert mesh.get_clim() == (0, 1) and mesh.get_cmap().name == "viridis"
     (mark,) = [line for line in ax.get_lines() if line.get_label() == figures.SIGMA_MARK_LABEL]
     # cell centres 0.5, 1.5, ... hold sigma 0, 0.5, ...: sigma 0.25 lies halfway
     assert mark.get_xdata()[0] == pytest.approx(1.0)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import FIGURES, REPO, TINY, snakemake_command
+from helpers import FIGURES, REPO, TINY, readme_csv_columns, snakemake_command
 
 pytestmark = pytest.mark.workflow
 
@@ -158,6 +158,13 @@ def test_whole_dag_with_your_own_models(workdir, byom_run):
     assert {"anomaly", "sigma", "ap"} <= set(fig2.columns)
     centres = pd.read_csv(results / "data" / "anomaly_centres.csv")
     assert list(centres.columns) == ["image", "row", "col", "radius"]
+
+
+def test_every_figure_csv_has_the_columns_the_readme_lists(workdir, byom_run):
+    listed = readme_csv_columns()
+    for figure in FIGURES:
+        columns = list(pd.read_csv(workdir / "results" / f"{figure}.csv").columns)
+        assert columns == listed[figure], (figure, columns)
 
 
 def test_report_of_the_tiny_run_has_no_rst_errors(workdir, byom_run):
