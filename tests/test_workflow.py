@@ -167,6 +167,14 @@ def test_every_figure_csv_has_the_columns_the_readme_lists(workdir, byom_run):
         assert columns == listed[figure], (figure, columns)
 
 
+def test_fig5_sigma_is_a_config_key_that_reruns_only_fig5(workdir, byom_run):
+    overlay = workdir / "example_sigma.yaml"
+    overlay.write_text("evaluation: {example_sigma: 2.0}\n")
+    jobs = planned_jobs(snakemake(workdir, "-n", "all", *byom_run, str(overlay)))
+    # provenance records the configuration, so it is rebuilt too
+    assert set(jobs) - {"provenance", "all", "total"} == {"fig5"}, jobs
+
+
 def test_report_of_the_tiny_run_has_no_rst_errors(workdir, byom_run):
     """`snakemake --report` after `all`: docutils writes a "System Message" into the page for every
     reStructuredText error in a caption (e.g. `|x|` read as a substitution); there must be none, and

@@ -27,9 +27,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 SIGMA_MARK = 0.25  # the paper's dashed line: below it the blur is nearly the identity
 SIGMA_MARK_LABEL = f"σ = {SIGMA_MARK} px: the blur is nearly the identity"
 SIGMA_AXIS = "σ (Gaussian blur of the healthy image, px)"
-PALETTE = (
-    "colorblind"  # one palette for every figure, distinguishable with colour-vision deficiency
-)
+# One palette for every figure, distinguishable with colour-vision deficiency.
+PALETTE = "colorblind"
 # Curves: one line style per model family (in order of appearance), one marker per curve.
 FAMILY_STYLES = ("-", "--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)))
 MARKERS = "osD^vPX*hp<>"
