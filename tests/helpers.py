@@ -1,5 +1,6 @@
 """Shared by the tests that run the real workflow in a subprocess."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,19 @@ FIGURES = (
     "fig6b",
     "fig3a_per_image_bn",
 )
+
+
+def readme_csv_columns() -> dict[str, list[str]]:
+    """{figure: its CSV's columns} from README.md's table "The CSV beside each figure"."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("### The CSV beside each figure", 1)[1].split("\n#", 1)[0]
+    columns = {}
+    for names, listed in re.findall(
+        r"^\| ((?:`fig\w+\.csv`(?:, )?)+) \| `([^`]+)` \|", section, re.M
+    ):
+        for name in re.findall(r"`(fig\w+)\.csv`", names):
+            columns[name] = listed.split(",")
+    return columns
 
 
 def snakemake_command(workdir: Path, *args: str, python: str = sys.executable) -> list[str]:

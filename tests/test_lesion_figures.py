@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import TINY, run_snakemake
+from helpers import TINY, readme_csv_columns, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -66,6 +66,9 @@ lesion_figures: {{fig7: [brats], fig8: [wmh]}}
     for figure in ("fig7", "fig8"):
         for suffix in (".pdf", ".png", ".csv"):
             assert (work / "results" / f"{figure}{suffix}").stat().st_size > 0
+    for figure in ("fig7", "fig8"):
+        columns = list(pd.read_csv(work / "results" / f"{figure}.csv").columns)
+        assert columns == readme_csv_columns()[figure], (figure, columns)
     table = pd.read_csv(work / "results" / "fig8.csv")
     centres = (table["bin_left"] + table["bin_right"]) / 2
     # lesions are the bright voxels: their mean lies above the normal tissue's

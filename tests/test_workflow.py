@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import FIGURES, REPO, TINY, snakemake_command
+from helpers import FIGURES, REPO, TINY, readme_csv_columns, snakemake_command
 
 pytestmark = pytest.mark.workflow
 
@@ -97,9 +97,9 @@ def test_fig1b_builds_only_what_it_needs_and_reruns_only_what_changed(workdir):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-def test_whole_dag_with_your_own_models(workdir):
-    """The README's worked example on the tiny config: train your model with your code, then
-    `all` evaluates it (class + state dict, and TorchScript) exactly like ours."""
+@pytest.fixture(scope="module")
+def byom_run(workdir) -> tuple[str, ...]:
+    """`all` on the tiny config with the README's own models; returns its --configfile arguments."""
     example = REPO / "examples" / "byom"
     snakemake(workdir, "results/data/train.npy", "--configfile", str(TINY), "--cores", "2")
     subprocess.run(
@@ -125,6 +125,12 @@ def test_whole_dag_with_your_own_models(workdir):
         "2",
         pythonpath=str(example),
     )
+    return ("--configfile", str(TINY), str(example / "byom.yaml"))
+
+
+def test_whole_dag_with_your_own_models(workdir, byom_run):
+    """The README's worked example on the tiny config: train your model with your code, then
+    `all` evaluates it (class + state dict, and TorchScript) exactly like ours."""
     results = workdir / "results"
     for figure in FIGURES:
         for suffix in (".pdf", ".png", ".csv"):
@@ -152,3 +158,32 @@ def test_whole_dag_with_your_own_models(workdir):
     assert {"anomaly", "sigma", "ap"} <= set(fig2.columns)
     centres = pd.read_csv(results / "data" / "anomaly_centres.csv")
     assert list(centres.columns) == ["image", "row", "col", "radius"]
+
+
+def test_every_figure_csv_has_the_columns_the_readme_lists(workdir, byom_run):
+    listed = readme_csv_columns()
+    for figure in FIGURES:
+        columns = list(pd.read_csv(workdir / "results" / f"{figure}.csv").columns)
+        assert columns == listed[figure], (figure, columns)
+
+
+def test_fig5_sigma_is_a_config_key_that_reruns_only_fig5(workdir, byom_run):
+    overlay = workdir / "example_sigma.yaml"
+    overlay.write_text("evaluation: {example_sigma: 2.0}\n")
+    jobs = planned_jobs(snakemake(workdir, "-n", "all", *byom_run, str(overlay)))
+    # provenance records the configuration, so it is rebuilt too
+    assert set(jobs) - {"provenance", "all", "total"} == {"fig5"}, jobs
+
+
+def test_report_of_the_tiny_run_has_no_rst_errors(workdir, byom_run):
+    """`snakemake --report` after `all`: docutils writes a "System Message" into the page for every
+    reStructuredText error in a caption (e.g. `|x|` read as a substitution); there must be none, and
+    every figure's caption must be in it."""
+    report = workdir / "report.html"
+    result = snakemake(workdir, "all", *byom_run, "--report", str(report))
+    html = report.read_text()
+    assert "System Message" not in html, result.stderr[-3000:]
+    assert "ERROR/" not in result.stderr, result.stderr[-3000:]
+    for figure in FIGURES:
+        assert f"{figure}.png" in html, figure
+    assert "Fig. 4(b). Per model: mean reconstruction error" in html

@@ -95,7 +95,7 @@ rule fig5:
         seed=config["seed"],
         radius=config["anomaly"]["radius"],
         intensity=config["evaluation"]["example_intensity"],
-        sigma=1.0,
+        sigma=config["evaluation"]["example_sigma"],
     log:
         "logs/figures/fig5.log",
     conda:
@@ -115,6 +115,7 @@ rule fig3a:
         style=STYLE,
         models=list(config["models"]),
         labels=[model_label(m) for m in config["models"]],
+        families=[config["models"][m].get("arch", "your model") for m in config["models"]],
         matched=config["evaluation"]["matched_models"],
         title="Exp. 3.1: the model reconstructs the healthy image",
     log:
@@ -135,6 +136,7 @@ use rule fig3a as fig3b with:
         style=STYLE,
         models=list(config["models"]),
         labels=[model_label(m) for m in config["models"]],
+        families=[config["models"][m].get("arch", "your model") for m in config["models"]],
         matched=[],
         title="Exp. 3.2: the model reconstructs the anomalous image",
     log:

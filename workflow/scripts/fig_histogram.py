@@ -3,8 +3,7 @@
 import numpy as np
 
 from residual_pitfalls.data.histograms import brain_histogram, brain_intensity_summary
-from residual_pitfalls.figures import brain_histogram as plot_histogram
-from residual_pitfalls.figures import save_figure
+from residual_pitfalls.figures import plot_brain_histogram, save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
@@ -13,6 +12,6 @@ with job_log(snakemake.log[0]):
     summary = brain_intensity_summary(images, bins=snakemake.params.bins)
     for key, value in summary.items():
         hist[key] = value
-    fig = plot_histogram(hist, summary, snakemake.params.style, snakemake.params.title)
+    fig = plot_brain_histogram(hist, summary, snakemake.params.style, snakemake.params.title)
     save_figure(fig, hist, snakemake.output.pdf, dpi=snakemake.params.style["dpi"])
     print(summary)

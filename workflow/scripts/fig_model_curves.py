@@ -1,4 +1,4 @@
-"""Fig. 3(a)/(b): AP vs intensity per model; in (a) the best-matching blur curves (dashed)."""
+"""Fig. 3(a)/(b): AP vs intensity per model; in (a) the best-matching blur curves."""
 
 import pandas as pd
 
@@ -9,24 +9,29 @@ from residual_pitfalls.summaries import model_curve_table
 with job_log(snakemake.log[0]):
     style = snakemake.params.style
     labels = dict(zip(snakemake.params.models, snakemake.params.labels, strict=True))
+    grid = getattr(snakemake.input, "grid", None)
     curves, matched = model_curve_table(
         [pd.read_parquet(p) for p in snakemake.input.curves],
         labels,
-        pd.read_parquet(grid) if (grid := getattr(snakemake.input, "grid", None)) else None,
+        pd.read_parquet(grid) if grid else None,
         matched_models=snakemake.params.matched,
         n_resamples=style["bootstrap"],
     )
-    fig = model_curves(curves, matched if len(matched) else None, style, snakemake.params.title)
+    families = dict(zip(snakemake.params.labels, snakemake.params.families, strict=True))
+    fig = model_curves(
+        curves, matched if len(matched) else None, style, snakemake.params.title, families
+    )
+    # Fig. 3(a) has the same columns whether or not evaluation.matched_models is empty
     table = (
-        curves
-        if not len(matched)
-        else pd.concat(
+        pd.concat(
             [
                 curves.assign(curve="model"),
                 matched.rename(columns={"sigma": "matched_sigma"}).assign(curve="matched_blur"),
             ],
             ignore_index=True,
         )
+        if grid
+        else curves
     )
     save_figure(fig, table, snakemake.output.pdf, dpi=style["dpi"])
     if "matched_sigma" in curves:
