@@ -392,3 +392,16 @@ def test_grid_needs_stats_for_zscores():
     )
     per = scored_intensity_sigma_grid(images, centres, radius, inten, sigmas, "pixel_zscore", stats)
     assert one.equals(per)  # pixel_zscore only uses the image statistics
+
+
+def test_fast_grid_crops_inside_a_large_image():
+    """Crops that reach neither border: msgms' crop must start on its 8-pixel pooling grid."""
+    images = brains(1, 128, seed=11, levels=16)
+    centres = np.array([[61, 67]])  # odd offsets: an unaligned crop would shift the grid
+    inten, sigmas = np.array([0.0, 0.5, 0.9]), np.array([0.0, 1.0])
+    for name in ("msgms", "ssim"):
+        assert SCORES[name].reach * 2 + 5 < 61  # the crop is interior
+        args = (images, centres, 5.0, inten, sigmas, name)
+        fast = scored_intensity_sigma_grid(*args)
+        naive = scored_intensity_sigma_grid(*args, method="naive")
+        assert np.abs(fast["ap"].to_numpy() - naive["ap"].to_numpy()).max() <= 1e-9
