@@ -405,3 +405,12 @@ def test_fast_grid_crops_inside_a_large_image():
         fast = scored_intensity_sigma_grid(*args)
         naive = scored_intensity_sigma_grid(*args, method="naive")
         assert np.abs(fast["ap"].to_numpy() - naive["ap"].to_numpy()).max() <= 1e-9
+
+
+@pytest.mark.parametrize("name", ["ssim", "residual_ssim", "msgms"])
+def test_one_reconstruction_broadcast_over_a_batch_gives_the_same_maps(name):
+    """The Exp 1 sweep passes one reconstruction broadcast over the intensities (stride 0)."""
+    x = brains(4, 24, seed=8)
+    r = np.clip(gaussian_filter(x[0], 1.0), 0, 1).astype(np.float32)
+    broadcast = score_maps(name, x, np.broadcast_to(r, x.shape))
+    assert np.array_equal(broadcast, score_maps(name, x, np.repeat(r[None], 4, axis=0)))

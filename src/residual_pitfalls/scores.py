@@ -62,6 +62,7 @@ from scipy.ndimage import binary_erosion, gaussian_filter, median_filter
 from residual_pitfalls.anomalies import disk_label
 from residual_pitfalls.metrics import (
     NoPositivesWarning,
+    _jit,
     average_precision_batch,
     average_precision_reference,
 )
@@ -241,9 +242,12 @@ def positive_residual(inputs: np.ndarray, reconstructions: np.ndarray, *, stats:
 
 
 def _ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(N, H, W) SSIM map in float64 (skimage's formula, population covariance, data range 1)."""
+    """(N, H, W) SSIM map in float64 (skimage's formula, population covariance, data range 1).
+
+    A reconstruction broadcast over the batch (stride 0: the Exp 1 sweep) is filtered once.
+    """
     x = x.astype(np.float64)
-    y = y.astype(np.float64)
+    y = _first_if_broadcast(y).astype(np.float64)
 
     def filt(a: np.ndarray) -> np.ndarray:
         return gaussian_filter(
@@ -255,6 +259,11 @@ def _ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
     c1, c2 = 0.01**2, 0.03**2
     return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+
+
+def _first_if_broadcast(a: np.ndarray) -> np.ndarray:
+    """``a[:1]`` when ``a`` is one image broadcast along axis 0 (stride 0), else ``a``."""
+    return a[:1] if a.ndim == 3 and a.shape[0] > 1 and a.strides[0] == 0 else a
 
 
 def ssim(inputs: np.ndarray, reconstructions: np.ndarray, *, stats: Any) -> np.ndarray:
@@ -659,26 +668,49 @@ def check_scorer(spec: ScorerSpec, stats: HealthyStats | None = None) -> None:
 # Exp 1: intensity x sigma grid for any scorer
 
 
-def _ap_two_part(fixed_sorted: np.ndarray, local_neg: np.ndarray, pos: np.ndarray) -> float:
-    """AP (sklearn's, tie-aware) of positives ``pos`` against the negatives
-    ``fixed_sorted`` (ascending) + ``local_neg`` (any order), all float32.
+@_jit
+def _ap_two_part_batch(fixed, local, lab, out):  # pragma: no cover - compiled
+    """``out[k]`` = AP of the positives ``local[k][lab]`` against the negatives ``fixed``
+    (ascending, the same for every k) plus ``local[k][~lab]``; float32, P = lab.sum() >= 1.
 
-    Grouped by distinct positive scores v (see metrics): sum n(v)/P * TP(>=v)/(TP(>=v)+FP(>=v)).
+    Tie-aware as sklearn, grouped by distinct positive scores v visited in descending order
+    (see metrics): sum n(v)/P * TP(>=v) / (TP(>=v) + FP(>=v)).
     """
-    if pos.size == 0:
-        warnings.warn(
-            "No positive class found in y_true, recall is set to one for all thresholds.",
-            NoPositivesWarning,
-            stacklevel=3,
-        )
-        return 0.0
-    values, counts = np.unique(pos, return_counts=True)
-    tp = np.cumsum(counts[::-1])[::-1]
-    local = np.sort(local_neg)
-    fp = (fixed_sorted.size - np.searchsorted(fixed_sorted, values, "left")) + (
-        local.size - np.searchsorted(local, values, "left")
-    )
-    return float(np.sum(counts * (tp / (tp + fp))) / pos.size)
+    n_fixed = fixed.shape[0]
+    n_pos = 0
+    for i in range(lab.shape[0]):
+        n_pos += lab[i]
+    n_loc = lab.shape[0] - n_pos
+    pos = np.empty(n_pos, local.dtype)
+    neg = np.empty(n_loc, local.dtype)
+    for k in range(local.shape[0]):
+        a = 0
+        b = 0
+        for i in range(lab.shape[0]):
+            if lab[i]:
+                pos[a] = local[k, i]
+                a += 1
+            else:
+                neg[b] = local[k, i]
+                b += 1
+        pos.sort()
+        neg.sort()
+        hi_fixed = n_fixed
+        hi_loc = n_loc
+        acc = 0.0
+        j = n_pos - 1
+        while j >= 0:
+            v = pos[j]
+            i = j - 1
+            while i >= 0 and pos[i] == v:
+                i -= 1
+            tp = n_pos - 1 - i
+            hi_fixed = np.searchsorted(fixed[:hi_fixed], v)
+            while hi_loc > 0 and neg[hi_loc - 1] >= v:
+                hi_loc -= 1
+            acc += (j - i) * tp / (tp + (n_fixed - hi_fixed) + (n_loc - hi_loc))
+            j = i
+        out[k] = acc / n_pos
 
 
 def _box(label: np.ndarray, margin: int, align: int) -> tuple[slice, slice]:
@@ -761,10 +793,8 @@ def _image_grid_fast(
         rel = tuple(
             slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer, strict=True)
         )
-        lab = label[inner]
-        for k in range(len(values)):
-            m = maps[k][rel]
-            aps[s, k] = _ap_two_part(fixed, m[~lab], m[lab])
+        local = np.ascontiguousarray(maps[(slice(None), *rel)]).reshape(len(values), -1)
+        _ap_two_part_batch(fixed, local, label[inner].reshape(-1), aps[s])
     return aps
 
 
