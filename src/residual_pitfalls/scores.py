@@ -292,10 +292,14 @@ def _prewitt_magnitude(a: np.ndarray) -> np.ndarray:
     return np.sqrt(gx * gx + gy * gy)
 
 
-def _upsample_axis(a: np.ndarray, factor: int, axis: int) -> np.ndarray:
-    """Linear upsampling by an integer ``factor`` along ``axis`` (half-pixel centres, clamped)."""
+def _upsample_axis(
+    a: np.ndarray, factor: int, axis: int, lo: int = 0, hi: int | None = None
+) -> np.ndarray:
+    """Linear upsampling by an integer ``factor`` along ``axis`` (half-pixel centres, clamped):
+    output indices ``lo..hi`` (default all) of the upsampled axis."""
     n = a.shape[axis]
-    src = (np.arange(n * factor) + 0.5) / factor - 0.5  # exact: factor is a power of two
+    hi = n * factor if hi is None else hi
+    src = (np.arange(lo, hi) + 0.5) / factor - 0.5  # exact: factor is a power of two
     src = np.clip(src, 0, n - 1)
     i0 = np.floor(src).astype(np.intp)
     i1 = np.minimum(i0 + 1, n - 1)
@@ -305,23 +309,84 @@ def _upsample_axis(a: np.ndarray, factor: int, axis: int) -> np.ndarray:
     return np.take(a, i0, axis=axis) * (1 - w) + np.take(a, i1, axis=axis) * w
 
 
+def _msgms_pad(a: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """float64 copy of (N, H, W) ``a`` with ``rows``/``cols`` edge values appended."""
+    return np.pad(a.astype(np.float64), ((0, 0), (0, rows), (0, cols)), mode="edge")
+
+
+def _msgms_scale(
+    x: np.ndarray, y: np.ndarray, scale: int, rows: slice | None = None, cols: slice | None = None
+) -> np.ndarray:
+    """GMS map of one scale, upsampled back: padded float64 (N, Hp, Wp) ``x``, ``y`` (y may be
+    (1, Hp, Wp)), Hp and Wp multiples of ``2**scale``; only the output ``[rows, cols]``."""
+    for _ in range(scale):
+        x, y = _pool2(x), _pool2(y)
+    gx, gy = _prewitt_magnitude(x), _prewitt_magnitude(y)
+    gms = (2 * gx * gy + _MSGMS_C) / (gx * gx + gy * gy + _MSGMS_C)
+    factor = 2**scale
+    rows = rows or slice(0, gms.shape[1] * factor)
+    cols = cols or slice(0, gms.shape[2] * factor)
+    if factor == 1:
+        return gms[:, rows, cols]
+    gms = _upsample_axis(gms, factor, 1, rows.start, rows.stop)
+    return _upsample_axis(gms, factor, 2, cols.start, cols.stop)
+
+
 def msgms(inputs: np.ndarray, reconstructions: np.ndarray, *, stats: Any) -> np.ndarray:
     """``1 - mean`` over 4 scales of the gradient-magnitude similarity (RIAD), in [0, 1]."""
     n, h, w = inputs.shape
     ph, pw = -h % _MSGMS_ALIGN, -w % _MSGMS_ALIGN  # pad to a multiple of 8 (edge values)
-    x = np.pad(inputs.astype(np.float64), ((0, 0), (0, ph), (0, pw)), mode="edge")
-    y = np.pad(reconstructions.astype(np.float64), ((0, 0), (0, ph), (0, pw)), mode="edge")
+    x = _msgms_pad(inputs, ph, pw)
+    y = _msgms_pad(_first_if_broadcast(reconstructions), ph, pw)
     total = np.zeros_like(x)
     for scale in range(_MSGMS_SCALES):
-        if scale:
-            x, y = _pool2(x), _pool2(y)
-        gx, gy = _prewitt_magnitude(x), _prewitt_magnitude(y)
-        gms = (2 * gx * gy + _MSGMS_C) / (gx * gx + gy * gy + _MSGMS_C)
-        factor = 2**scale
-        if factor > 1:
-            gms = _upsample_axis(_upsample_axis(gms, factor, 1), factor, 2)
-        total += gms
+        total += _msgms_scale(x, y, scale)
     return (1.0 - total[:, :h, :w] / _MSGMS_SCALES).astype(np.float32)
+
+
+def _msgms_sweep(
+    image: np.ndarray,
+    reconstruction: np.ndarray,
+    label: np.ndarray,
+    values: np.ndarray,
+    box: tuple[slice, slice],
+) -> np.ndarray:
+    """msgms of ``image`` with ``label`` set to each of ``values``, on ``box`` only: (K, *box).
+
+    Bit-identical to ``msgms(...)[:, box]`` (``box`` must contain the label grown by the reach):
+    each scale's map changes only within its own reach of the label (1 px at scale 1, 20 at
+    1/8), so per scale only that window is recomputed, from a crop on the scale's pooling grid;
+    the rest of the box keeps the healthy input's map. The sum runs in msgms' order.
+    """
+    h, w = image.shape
+    ph, pw = -h % _MSGMS_ALIGN, -w % _MSGMS_ALIGN
+    full_x = _msgms_pad(image[None], ph, pw)
+    full_y = _msgms_pad(reconstruction[None], ph, pw)
+    total = np.zeros((len(values), box[0].stop - box[0].start, box[1].stop - box[1].start))
+    for scale in range(_MSGMS_SCALES):
+        factor = 2**scale
+        reach = math.ceil(2.5 * factor) if scale else 1  # scale 1: the Prewitt kernel only
+        part = np.repeat(_msgms_scale(full_x, full_y, scale, *box), len(values), axis=0)
+        changed = _box(label, reach, 1)
+        crop = _box(label, 2 * reach, factor)
+        batch = np.repeat(image[crop][None], len(values), axis=0)
+        batch[:, label[crop]] = values[:, None]
+        pad = (ph if crop[0].stop == h else 0, pw if crop[1].stop == w else 0)
+        local = _msgms_scale(
+            _msgms_pad(batch, *pad),
+            _msgms_pad(reconstruction[crop][None], *pad),
+            scale,
+            *(
+                slice(c.start - o.start, c.stop - o.start)
+                for c, o in zip(changed, crop, strict=True)
+            ),
+        )
+        inside = tuple(
+            slice(c.start - b.start, c.stop - b.start) for c, b in zip(changed, box, strict=True)
+        )
+        part[(slice(None), *inside)] = local
+        total += part
+    return (1.0 - total / _MSGMS_SCALES).astype(np.float32)
 
 
 def intensity(inputs: np.ndarray, reconstructions: np.ndarray, *, stats: Any) -> np.ndarray:
@@ -371,7 +436,11 @@ class Scorer:
 
     ``reach``: the map at a pixel depends only on inputs within this Chebyshev distance
     (None: unknown, no crop fast path); ``align``: crops must start at multiples of it
-    (multi-scale pooling grids); ``needs_stats``: needs :class:`HealthyStats`.
+    (multi-scale pooling grids); ``needs_stats``: needs :class:`HealthyStats`; ``sweep``: an
+    optional exact shortcut for the Exp 1 fast path, ``sweep(image, reconstruction, label,
+    values, box) -> (K, *box)``: the maps of ``image`` with ``label`` set to each of ``values``
+    (float32) on ``box``, bit-identical to the full maps there (used without params and
+    post-processing).
     """
 
     fn: Callable[..., np.ndarray]
@@ -379,6 +448,7 @@ class Scorer:
     align: int = 1
     needs_stats: bool = False
     description: str = ""
+    sweep: Callable[..., np.ndarray] | None = None
 
     def __call__(self, inputs: np.ndarray, reconstructions: np.ndarray, **kwargs) -> np.ndarray:
         kwargs.setdefault("stats", None)
@@ -389,7 +459,9 @@ SCORES: dict[str, Scorer] = {
     "residual": Scorer(residual, 0, description="|x - x_hat| (the paper's)"),
     "positive_residual": Scorer(positive_residual, 0, description="max(x - x_hat, 0)"),
     "ssim": Scorer(ssim, _SSIM_RADIUS, description="1 - SSIM(x, x_hat)"),
-    "msgms": Scorer(msgms, _MSGMS_REACH, _MSGMS_ALIGN, description="1 - MSGMS(x, x_hat)"),
+    "msgms": Scorer(
+        msgms, _MSGMS_REACH, _MSGMS_ALIGN, description="1 - MSGMS(x, x_hat)", sweep=_msgms_sweep
+    ),
     "residual_ssim": Scorer(residual_ssim, _SSIM_RADIUS, description="|x - x_hat| * (1 - SSIM)"),
     "intensity": Scorer(intensity, 0, description="x (thresholding the input)"),
     "pixel_zscore": Scorer(
@@ -778,22 +850,24 @@ def _image_grid_fast(
         changing = np.zeros(image.shape, dtype=bool)
         changing[inner] = True
         fixed = np.sort(base[~changing])  # all negatives: the label lies inside `inner`
-        crop = image[outer]
-        crop_label = label[outer]
-        batch = np.repeat(crop[None], len(values), axis=0)
-        batch[:, crop_label] = values[:, None]
-        crop_stats = st.crop(*outer) if st is not None else None
-        maps = score_maps(
-            spec,
-            batch,
-            np.broadcast_to(recon[outer], batch.shape),
-            stats=crop_stats,
-            brain_masks=np.broadcast_to(brain[outer], batch.shape),
-        )
-        rel = tuple(
-            slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer, strict=True)
-        )
-        local = np.ascontiguousarray(maps[(slice(None), *rel)]).reshape(len(values), -1)
+        if spec.scorer.sweep is not None and not (spec.params or spec.median or spec.erode):
+            local = spec.scorer.sweep(image, recon, label, values, inner)
+        else:
+            batch = np.repeat(image[outer][None], len(values), axis=0)
+            batch[:, label[outer]] = values[:, None]
+            maps = score_maps(
+                spec,
+                batch,
+                np.broadcast_to(recon[outer], batch.shape),
+                stats=st.crop(*outer) if st is not None else None,
+                brain_masks=np.broadcast_to(brain[outer], batch.shape),
+            )
+            rel = tuple(
+                slice(i.start - o.start, i.stop - o.start)
+                for i, o in zip(inner, outer, strict=True)
+            )
+            local = maps[(slice(None), *rel)]
+        local = np.ascontiguousarray(local).reshape(len(values), -1)
         _ap_two_part_batch(fixed, local, label[inner].reshape(-1), aps[s])
     return aps
 
