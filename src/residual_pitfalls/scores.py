@@ -745,43 +745,61 @@ def _ap_two_part_batch(fixed, local, lab, out):  # pragma: no cover - compiled
     """``out[k]`` = AP of the positives ``local[k][lab]`` against the negatives ``fixed``
     (ascending, the same for every k) plus ``local[k][~lab]``; float32, P = lab.sum() >= 1.
 
-    Tie-aware as sklearn, grouped by distinct positive scores v visited in descending order
-    (see metrics): sum n(v)/P * TP(>=v) / (TP(>=v) + FP(>=v)).
+    Tie-aware as sklearn, grouped by the distinct positive scores v visited in descending order
+    (see metrics): sum n(v)/P * TP(>=v) / (TP(>=v) + FP(>=v)). The local negatives are not
+    sorted: each is binned by the number of distinct positive scores <= it (a binary search),
+    and FP(>= v) of the local part is a suffix sum of the bins.
     """
     n_fixed = fixed.shape[0]
     n_pos = 0
     for i in range(lab.shape[0]):
         n_pos += lab[i]
-    n_loc = lab.shape[0] - n_pos
     pos = np.empty(n_pos, local.dtype)
-    neg = np.empty(n_loc, local.dtype)
+    bins = np.empty(n_pos + 1, np.int64)
     for k in range(local.shape[0]):
         a = 0
-        b = 0
         for i in range(lab.shape[0]):
             if lab[i]:
                 pos[a] = local[k, i]
                 a += 1
-            else:
-                neg[b] = local[k, i]
-                b += 1
         pos.sort()
-        neg.sort()
+        # distinct positive values, ascending, compacted in place; counts in `bins` for now
+        d = 0
+        for i in range(1, n_pos):
+            if pos[i] != pos[d]:
+                d += 1
+                pos[d] = pos[i]
+        n_distinct = d + 1
+        uniq = pos[:n_distinct]
+        bins[: n_distinct + 1] = 0
+        counts = np.zeros(n_distinct, np.int64)
+        for i in range(lab.shape[0]):
+            x = local[k, i]
+            if x < uniq[0] and not lab[i]:
+                continue  # below every positive: never counted (bin 0)
+            # lo = number of distinct positive values <= x (branch-free binary search: the
+            # comparisons are unpredictable, mispredicted branches dominated the time)
+            base = 0
+            n = n_distinct
+            while n > 1:
+                half = n >> 1
+                base += half * (uniq[base + half] <= x)
+                n -= half
+            lo = base + (uniq[base] <= x)
+            if lab[i]:
+                counts[lo - 1] += 1  # x == uniq[lo - 1]
+            else:
+                bins[lo] += 1
+        tp = 0
+        fp_local = 0
         hi_fixed = n_fixed
-        hi_loc = n_loc
         acc = 0.0
-        j = n_pos - 1
-        while j >= 0:
-            v = pos[j]
-            i = j - 1
-            while i >= 0 and pos[i] == v:
-                i -= 1
-            tp = n_pos - 1 - i
+        for j in range(n_distinct - 1, -1, -1):
+            v = uniq[j]
+            tp += counts[j]
+            fp_local += bins[j + 1]  # negatives with score >= v: bins j+1 .. n_distinct
             hi_fixed = np.searchsorted(fixed[:hi_fixed], v)
-            while hi_loc > 0 and neg[hi_loc - 1] >= v:
-                hi_loc -= 1
-            acc += (j - i) * tp / (tp + (n_fixed - hi_fixed) + (n_loc - hi_loc))
-            j = i
+            acc += counts[j] * tp / (tp + (n_fixed - hi_fixed) + fp_local)
         out[k] = acc / n_pos
 
 
