@@ -4,7 +4,8 @@ Naive = what a user would write: for every (image, sigma, intensity) cell, paint
 the full map (``score_maps``) and call ``sklearn.metrics.average_precision_score``. Fast =
 ``scored_intensity_sigma_grid`` (the plain residual: the existing Exp 1 engine; the others: the
 crop fast path). Both compute the same cells; the time per AP is the best of ``--repeats`` runs
-(wall clock, one process), after a warm-up that compiles the numba kernels.
+of the process's CPU time (single-threaded code; CPU time is robust on a shared machine), after
+a warm-up that compiles the numba kernels.
 
     PYTHONPATH=src python benchmarks/scores.py            # 128^2, radius 10: the default config
     PYTHONPATH=src python benchmarks/scores.py --size 256 --radius 20   # the paper's scale
@@ -23,12 +24,12 @@ from residual_pitfalls.synthetic import synthetic_volume
 
 
 def best_time(fn, repeats: int) -> tuple[float, object]:
-    """Best wall time of ``repeats`` calls of ``fn()`` and its (last) result."""
+    """Best CPU time of ``repeats`` calls of ``fn()`` and its (last) result."""
     best, out = float("inf"), None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         out = fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best, out
 
 
