@@ -414,3 +414,15 @@ def test_one_reconstruction_broadcast_over_a_batch_gives_the_same_maps(name):
     r = np.clip(gaussian_filter(x[0], 1.0), 0, 1).astype(np.float32)
     broadcast = score_maps(name, x, np.broadcast_to(r, x.shape))
     assert np.array_equal(broadcast, score_maps(name, x, np.repeat(r[None], 4, axis=0)))
+
+
+def test_grid_with_worker_processes_equals_inline(monkeypatch):
+    monkeypatch.syspath_prepend(str(BYOS))
+    spec = resolve_scorers({"user": SPECS["user"]})["user"]
+    images, centres, radius, inten, sigmas, stats = grid_case(32, 3, None, 4.0)
+    for s in (spec, "residual_zscore"):
+        inline = scored_intensity_sigma_grid(images, centres, radius, inten, sigmas, s, stats)
+        pooled = scored_intensity_sigma_grid(
+            images, centres, radius, inten, sigmas, s, stats, workers=2
+        )
+        assert pooled.equals(inline)
