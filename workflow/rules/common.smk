@@ -1,4 +1,5 @@
 # Shared helpers: config checks, the file lists the DAG is built from, and output names.
+import re
 import sys
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from residual_pitfalls.settings import check_config
 from residual_pitfalls.data import list_volumes, pair_files, split_volumes
 
 from residual_pitfalls.architectures import ARCHITECTURES
+from residual_pitfalls.score_experiments import check_zoo, zoo_entries
+from residual_pitfalls.scores import resolve_scorers
 
 check_config(config, known_archs=ARCHITECTURES)
 
@@ -128,3 +131,54 @@ SPLIT = split_volumes(
     train_fraction=config["split"]["train_fraction"],
     val_fraction=config["split"]["val_fraction"],
 )
+
+
+# The scorer zoo (rules in scores.smk).
+# `scores: {name: false}` leaves a scorer out (an overlay cannot delete a key of config.yaml).
+SCORE_CONFIG = zoo_entries(config.get("scores"))
+# Start-up checks: an unknown scorer, bad params or post-processing, a function that does not
+# import or returns a bad map, a missing source of healthy statistics or an unknown metric stop
+# the run here with an error naming the config key.
+SCORERS = resolve_scorers(SCORE_CONFIG)
+check_zoo(
+    SCORERS,
+    config["evaluation"]["metrics"],
+    has_train=bool(SPLIT["train"]),
+    has_val=bool(SPLIT["val"]),
+    has_models=bool(config["models"]),
+)
+
+
+wildcard_constraints:
+    score="|".join(re.escape(s) for s in SCORERS) or "^$",
+
+
+def all_scores():
+    """The zoo's targets for `all` (none when `scores` is empty)."""
+    if not SCORERS:
+        return []
+    targets = [f"results/scores_{name}.pdf" for name in ("exp1", "blindspot")]
+    targets.append("results/scores_summary.csv")
+    if config["anomaly"]["textures"]:
+        targets.append("results/scores_textures.pdf")
+    if config["models"]:
+        targets.append("results/scores_exp3.pdf")
+    return targets
+
+
+def blur_stats(wildcards):
+    """Exp 1/2: the per-sigma statistics of the blurred training slices, if the scorer needs them."""
+    needed = SCORERS[wildcards.score].needs_stats
+    return ["results/metrics/scores/healthy_blur.npz"] if needed else []
+
+
+def model_stats(wildcards):
+    """Exp 3: the model's healthy statistics, if any scorer needs them."""
+    if any(s.needs_stats for s in SCORERS.values()):
+        return [f"results/metrics/scores/healthy_{wildcards.model}.npz"]
+    return []
+
+
+def score_entry(wildcards):
+    """The scorer's config entry: a param, so changing it reruns only that scorer's jobs."""
+    return SCORE_CONFIG[wildcards.score]
