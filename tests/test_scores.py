@@ -257,7 +257,12 @@ def test_user_scorer_output_is_checked(monkeypatch):
         score_maps(specs["nan"], x, r)
     with pytest.raises(ScoreError, match="'nan'"):
         check_scorer(specs["nan"])
-    check_scorer(resolve_scorers(None)["ssim"])
+    for spec in resolve_scorers(None).values():
+        check_scorer(spec)
+    with pytest.raises(
+        ScoreError, match=r"'residual_zscore'.*2 x 8 x 8 test batch.*residual statistics"
+    ):
+        check_scorer(resolve_scorers(None)["residual_zscore"], healthy_stats(brains(2, 8, 0)))
 
 
 # ---------------------------------------------------------------------------- config

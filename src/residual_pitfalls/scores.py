@@ -717,14 +717,17 @@ def score_maps(
 
 
 def check_scorer(spec: ScorerSpec, stats: HealthyStats | None = None) -> None:
-    """Start-up check: run the scorer on two small synthetic images (the stats' size if given).
+    """Start-up check: run the scorer on two small synthetic images (the stats' size if given;
+    a scorer needing statistics gets those of the test batch when ``stats`` is None).
 
-    Raises ScoreError naming the scorer when its map has another shape or NaN/inf.
+    Raises ScoreError naming the scorer when its map has another shape or NaN/inf, or it fails.
     """
     h, w = stats.shape if stats is not None else (16, 16)
     rng = np.random.default_rng([0, h, w])
     x = rng.random((2, h, w), dtype=np.float32)
     r = np.clip(x + rng.normal(0, 0.05, x.shape).astype(np.float32), 0, 1)
+    if stats is None and spec.needs_stats:
+        stats = healthy_stats(x, r)
     try:
         score_maps(spec, x, r, stats=stats)
     except ScoreError:
