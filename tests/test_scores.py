@@ -31,6 +31,7 @@ from residual_pitfalls.scores import (
     save_healthy_stats,
     score_maps,
     scored_intensity_sigma_grid,
+    scored_intensity_sweep,
 )
 from residual_pitfalls.settings import ConfigError
 
@@ -431,3 +432,24 @@ def test_grid_with_worker_processes_equals_inline(monkeypatch):
             images, centres, radius, inten, sigmas, s, stats, workers=2
         )
         assert pooled.equals(inline)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_sweep_with_given_reconstructions_equals_full_map_and_sklearn(monkeypatch, name):
+    """Exp 3.1: a model-like reconstruction per image (smoothed, offset, noisy), fixed over I."""
+    monkeypatch.syspath_prepend(str(BYOS))
+    spec = resolve_scorers({name: SPECS[name]})[name]
+    images = brains(2, 48, seed=21, levels=8)
+    centres = anomaly_centres(images, seed=2)
+    rng = np.random.default_rng(5)
+    recon = gaussian_filter(images, (0, 1.2, 1.2)) * 0.9 + 0.03
+    recon = np.round((recon + rng.normal(0, 0.02, recon.shape)) * 64) / 64  # ties
+    recon = recon.astype(np.float32)
+    train = brains(4, 48, seed=22)
+    stats = healthy_stats(train, np.clip(gaussian_filter(train, (0, 1.2, 1.2)), 0, 1))
+    inten = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    args = (images, centres, 6.0, inten, recon, spec, stats)
+    fast = scored_intensity_sweep(*args)
+    naive = scored_intensity_sweep(*args, method="naive")
+    assert fast.shape == (2, 5) and np.abs(fast - naive).max() <= 1e-9
+    assert fast.std() > 0.01

@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import binary_erosion, gaussian_filter, median_filter
 
-from residual_pitfalls.anomalies import disk_label
+from residual_pitfalls.anomalies import disk_anomaly, disk_label
 from residual_pitfalls.metrics import (
     NoPositivesWarning,
     _jit,
@@ -84,6 +84,7 @@ __all__ = [
     "save_healthy_stats",
     "score_maps",
     "scored_intensity_sigma_grid",
+    "scored_intensity_sweep",
 ]
 
 
@@ -831,6 +832,60 @@ def _stats_for(stats: object, sigma: float) -> HealthyStats | None:
     )
 
 
+def _sweep_aps(
+    image: np.ndarray,
+    recon: np.ndarray,
+    label: np.ndarray,
+    values: np.ndarray,
+    spec: ScorerSpec,
+    stats: HealthyStats | None,
+) -> np.ndarray:
+    """(K,) APs of one image whose label pixels are set to each of ``values`` (float32), the
+    reconstruction ``recon`` fixed (see the module docstring); brain mask = ``image > 0``."""
+    brain = image > 0
+    aps = np.empty(len(values))
+    reach = spec.reach
+    if reach is None or not label.any():
+        # unknown reach: full maps for every intensity, exact fast AP
+        batch = np.repeat(image[None], len(values), axis=0)
+        batch[:, label] = values[:, None]
+        maps = score_maps(
+            spec,
+            batch,
+            np.broadcast_to(recon, batch.shape),
+            stats=stats,
+            brain_masks=np.broadcast_to(brain, batch.shape),
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoPositivesWarning)
+            return average_precision_batch(np.broadcast_to(label, maps.shape), maps)
+    base = score_maps(spec, image[None], recon[None], stats=stats, brain_masks=brain[None])[0]
+    inner = _box(label, reach, 1)  # the map changes only here
+    outer = _box(label, 2 * reach, spec.scorer.align)  # scoring this crop is exact in inner
+    changing = np.zeros(image.shape, dtype=bool)
+    changing[inner] = True
+    fixed = np.sort(base[~changing])  # all negatives: the label lies inside `inner`
+    if spec.scorer.sweep is not None and not (spec.params or spec.median or spec.erode):
+        local = spec.scorer.sweep(image, recon, label, values, inner)
+    else:
+        batch = np.repeat(image[outer][None], len(values), axis=0)
+        batch[:, label[outer]] = values[:, None]
+        maps = score_maps(
+            spec,
+            batch,
+            np.broadcast_to(recon[outer], batch.shape),
+            stats=stats.crop(*outer) if stats is not None else None,
+            brain_masks=np.broadcast_to(brain[outer], batch.shape),
+        )
+        rel = tuple(
+            slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer, strict=True)
+        )
+        local = maps[(slice(None), *rel)]
+    local = np.ascontiguousarray(local).reshape(len(values), -1)
+    _ap_two_part_batch(fixed, local, label[inner].reshape(-1), aps)
+    return aps
+
+
 def _image_grid_fast(
     image: np.ndarray,
     centre: np.ndarray,
@@ -840,56 +895,36 @@ def _image_grid_fast(
     spec: ScorerSpec,
     stats: object,
 ) -> np.ndarray:
-    """(S, K) APs of one image for any scorer (see the module docstring)."""
+    """(S, K) APs of one image for any scorer, reconstruction = blur(image, sigma)."""
     image = np.asarray(image, dtype=np.float32)
     label = disk_label(image, (int(centre[0]), int(centre[1])), radius)
-    brain = image > 0
     values = np.asarray(intensities, dtype=np.float64).astype(np.float32)
-    aps = np.empty((len(sigmas), len(values)))
-    reach = spec.reach
-    for s, sigma in enumerate(sigmas):
-        recon = blur(image, float(sigma))
-        st = _stats_for(stats, sigma)
-        if reach is None or not label.any():
-            # unknown reach: full maps for every intensity, exact fast AP
-            batch = np.repeat(image[None], len(values), axis=0)
-            batch[:, label] = values[:, None]
-            maps = score_maps(
-                spec,
-                batch,
-                np.broadcast_to(recon, batch.shape),
-                stats=st,
-                brain_masks=np.broadcast_to(brain, batch.shape),
+    return np.stack(
+        [
+            _sweep_aps(
+                image, blur(image, float(sigma)), label, values, spec, _stats_for(stats, sigma)
             )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NoPositivesWarning)
-                aps[s] = average_precision_batch(np.broadcast_to(label, maps.shape), maps)
-            continue
-        base = score_maps(spec, image[None], recon[None], stats=st, brain_masks=brain[None])[0]
-        inner = _box(label, reach, 1)  # the map changes only here
-        outer = _box(label, 2 * reach, spec.scorer.align)  # scoring this crop is exact in inner
-        changing = np.zeros(image.shape, dtype=bool)
-        changing[inner] = True
-        fixed = np.sort(base[~changing])  # all negatives: the label lies inside `inner`
-        if spec.scorer.sweep is not None and not (spec.params or spec.median or spec.erode):
-            local = spec.scorer.sweep(image, recon, label, values, inner)
-        else:
-            batch = np.repeat(image[outer][None], len(values), axis=0)
-            batch[:, label[outer]] = values[:, None]
-            maps = score_maps(
-                spec,
-                batch,
-                np.broadcast_to(recon[outer], batch.shape),
-                stats=st.crop(*outer) if st is not None else None,
-                brain_masks=np.broadcast_to(brain[outer], batch.shape),
-            )
-            rel = tuple(
-                slice(i.start - o.start, i.stop - o.start)
-                for i, o in zip(inner, outer, strict=True)
-            )
-            local = maps[(slice(None), *rel)]
-        local = np.ascontiguousarray(local).reshape(len(values), -1)
-        _ap_two_part_batch(fixed, local, label[inner].reshape(-1), aps[s])
+            for sigma in sigmas
+        ]
+    ).reshape(len(sigmas), len(values))
+
+
+def _naive_aps(
+    image: np.ndarray,
+    recon: np.ndarray,
+    centre: tuple[int, int],
+    radius: float,
+    intensities: np.ndarray,
+    spec: ScorerSpec,
+    stats: HealthyStats | None,
+) -> np.ndarray:
+    """(K,) APs: the full map per intensity and sklearn (the reference)."""
+    brain = image > 0
+    aps = np.empty(len(intensities))
+    for k, value in enumerate(intensities):
+        anomalous, label = disk_anomaly(image, centre, radius, float(value))
+        m = score_maps(spec, anomalous[None], recon[None], stats=stats, brain_masks=brain[None])
+        aps[k] = average_precision_reference(label, m[0])
     return aps
 
 
@@ -903,20 +938,22 @@ def _image_grid_naive(
     stats: object,
 ) -> np.ndarray:
     """(S, K) APs of one image: the full map per cell and sklearn (the reference)."""
-    from residual_pitfalls.anomalies import disk_anomaly
-
     image = np.asarray(image, dtype=np.float32)
     c = (int(centre[0]), int(centre[1]))
-    brain = image > 0
-    aps = np.empty((len(sigmas), len(intensities)))
-    for s, sigma in enumerate(sigmas):
-        recon = blur(image, float(sigma))
-        st = _stats_for(stats, sigma)
-        for k, value in enumerate(intensities):
-            anomalous, label = disk_anomaly(image, c, radius, float(value))
-            m = score_maps(spec, anomalous[None], recon[None], stats=st, brain_masks=brain[None])
-            aps[s, k] = average_precision_reference(label, m[0])
-    return aps
+    return np.stack(
+        [
+            _naive_aps(
+                image,
+                blur(image, float(sigma)),
+                c,
+                radius,
+                intensities,
+                spec,
+                _stats_for(stats, sigma),
+            )
+            for sigma in sigmas
+        ]
+    ).reshape(len(sigmas), len(intensities))
 
 
 def scored_intensity_sigma_grid(
@@ -990,3 +1027,63 @@ def scored_intensity_sigma_grid(
             "ap": np.concatenate([a.ravel() for a in per_image]) if n else np.empty(0),
         }
     )
+
+
+def scored_intensity_sweep(
+    images: np.ndarray,
+    centres: np.ndarray,
+    radius: float,
+    intensities: np.ndarray,
+    reconstructions: np.ndarray,
+    spec: ScorerSpec | str,
+    stats: HealthyStats | None = None,
+    *,
+    method: str = "fast",
+) -> np.ndarray:
+    """Exp 3.1 for one scorer: (N, K) APs with a fixed reconstruction per image.
+
+    The anomalous input is the healthy slice with the disk ∩ brain set to ``float32(I)``; the
+    reconstruction ``reconstructions[i]`` (e.g. a model's reconstruction of the *healthy* slice)
+    does not depend on I; label = disk ∩ brain; brain mask (``erode``) = healthy slice > 0.
+    Exp 1 is the special case ``reconstructions = blur(images, sigma)``. The plain ``residual``
+    runs :func:`residual_pitfalls.experiments.intensity_sweep_aps` (the paper's Exp 3.1 engine).
+
+    Args:
+        images: ``(N, H, W)`` float32 healthy slices in [0, 1]; centres ``(N, 2)``.
+        radius: disk radius (px); intensities ``(K,)``.
+        reconstructions: ``(N, H, W)`` float32.
+        spec: a built-in name or a :class:`ScorerSpec`; stats: :class:`HealthyStats` or None.
+        method: ``"fast"`` or ``"naive"`` (full map + sklearn per cell: the reference).
+
+    Returns:
+        ``(N, K)`` float64 APs.
+    """
+    from residual_pitfalls.experiments import _check_inputs, intensity_sweep_aps
+
+    spec = _spec(spec)
+    images = np.asarray(images, dtype=np.float32)
+    centres = np.asarray(centres)
+    _check_inputs(images, centres)
+    reconstructions = np.asarray(reconstructions, dtype=np.float32)
+    if reconstructions.shape != images.shape:
+        raise ValueError(
+            f"reconstructions have shape {reconstructions.shape}, images {images.shape}"
+        )
+    if method not in ("fast", "naive"):
+        raise ValueError(f"method must be 'fast' or 'naive', got {method!r}")
+    if spec.needs_stats and stats is None:
+        raise ValueError(f"scorer {spec.name!r} needs healthy statistics; got stats=None")
+    intensities = np.asarray(intensities, dtype=np.float64).reshape(-1)
+    values = intensities.astype(np.float32)
+    out = np.empty((len(images), len(intensities)))
+    for i, (image, recon) in enumerate(zip(images, reconstructions, strict=True)):
+        c = (int(centres[i][0]), int(centres[i][1]))
+        if method == "naive":
+            out[i] = _naive_aps(image, recon, c, radius, intensities, spec, stats)
+            continue
+        label = disk_label(image, c, radius)
+        if spec.is_plain_residual():
+            out[i] = intensity_sweep_aps(image, recon, label, intensities)
+        else:
+            out[i] = _sweep_aps(image, recon, label, values, spec, stats)
+    return out
