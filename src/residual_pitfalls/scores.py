@@ -42,7 +42,8 @@ and its scores sorted once; per intensity only a crop around the box is scored (
 in one batch), and the AP counts the negatives above each positive score in the sorted fixed
 part and the (small) changing part. The cropped maps are bit-identical to the full ones (every
 filter's value depends only on inputs within its reach, computed in the same order), so the AP
-equals sklearn's on the full map to rounding (tested <= 1e-9).
+equals sklearn's on the full map to rounding (tested <= 1e-9). :func:`scored_intensity_sweep` is
+the same with given reconstructions (Exp 3.1: a model's reconstruction of the healthy slice).
 """
 
 from __future__ import annotations
