@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import REPO, TINY, snakemake_command
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from residual_pitfalls.anomalies import anomaly_centres, disk_label
 from residual_pitfalls.experiments import (
@@ -26,6 +26,7 @@ from residual_pitfalls.experiments import (
 from residual_pitfalls.reconstruction import blur
 from residual_pitfalls.score_experiments import (
     METRICS,
+    RecordedReconstructions,
     check_zoo,
     load_blurred_stats,
     model_healthy_stats,
@@ -117,34 +118,35 @@ def test_texture_curves_residual_equals_exp2_and_others_equal_sklearn():
 
 
 @pytest.mark.parametrize("mode", ["healthy", "anomalous"])
-def test_model_curves_residual_equals_exp3_and_metrics_equal_sklearn(mode):
+def test_model_curves_score_the_recorded_reconstructions(tmp_path, mode):
+    """The paper's Exp 3 records its reconstructions; the zoo scores them: the residual's APs are
+    the paper's, every other number is sklearn's (or a brute-force Dice) on the maps."""
     images = brains(3, 32, seed=3)
     centres = anomaly_centres(images, seed=0)
     intensities = np.linspace(0, 1, 4)
     specs = resolve_scorers({"residual": {}, "msgms": {}, "residual_zscore": {}})
     val = brains(2, 32, seed=5)
     stats = model_healthy_stats(brains(5, 32, seed=4), val, smooth(val))
-    calls = []
-
-    def reconstruct(batch):
-        calls.append(len(batch))
-        return smooth(batch)
-
+    record = RecordedReconstructions(
+        smooth, tmp_path / "rec.npy", mode=mode, n_intensities=4, shape=images.shape
+    )
+    paper, _ = model_intensity_curves(
+        images, centres, record, mode=mode, radius=4, intensities=intensities
+    )
+    record.close()
+    recorded = np.load(tmp_path / "rec.npy")
+    assert recorded.shape == (1 if mode == "healthy" else 5, *images.shape)
+    np.testing.assert_array_equal(recorded[0], smooth(images))  # slot 0: the healthy images
     per_image, pooled = scored_model_curves(
         images,
         centres,
-        reconstruct,
+        recorded,
         mode=mode,
         radius=4,
         intensities=intensities,
         specs=specs,
         stats=stats,
         metrics=list(METRICS),
-    )
-    # reconstruct once, score many: one call per intensity (3.2) or one in all (3.1)
-    assert len(calls) == (1 if mode == "healthy" else len(intensities))
-    paper, _ = model_intensity_curves(
-        images, centres, smooth, mode=mode, radius=4, intensities=intensities
     )
     mine = per_image[per_image["score"] == "residual"]
     np.testing.assert_allclose(mine["ap"], paper["ap"], rtol=0, atol=1e-12)
@@ -161,8 +163,6 @@ def test_model_curves_residual_equals_exp3_and_metrics_equal_sklearn(mode):
     assert row["pooled_ap"] == pytest.approx(
         average_precision_score(labels.ravel(), maps.ravel()), abs=1e-12
     )
-    from sklearn.metrics import roc_auc_score
-
     auroc = np.mean(
         [roc_auc_score(lab.ravel(), m.ravel()) for lab, m in zip(labels, maps, strict=True)]
     )
@@ -178,15 +178,38 @@ def test_model_curves_residual_equals_exp3_and_metrics_equal_sklearn(mode):
     )
 
 
+def test_recorder_and_sweep_reject_a_wrong_number_of_reconstructions(tmp_path):
+    images = brains(2, 24, seed=9)
+    centres = anomaly_centres(images, seed=0)
+    record = RecordedReconstructions(
+        smooth, tmp_path / "r.npy", mode="anomalous", n_intensities=3, shape=images.shape
+    )
+    record(images)
+    with pytest.raises(ValueError, match="1 reconstructions, expected 4"):
+        record.close()
+    specs = resolve_scorers({"residual": {}})
+    with pytest.raises(ValueError, match="expects"):
+        scored_model_curves(
+            images,
+            centres,
+            smooth(images)[None],
+            mode="anomalous",
+            radius=4,
+            intensities=np.array([0.2, 0.8]),
+            specs=specs,
+        )
+
+
 def test_model_curves_reject_unknown_metric_and_mode():
     images = brains(1, 32, seed=3)
     centres = anomaly_centres(images, seed=0)
     specs = resolve_scorers({"residual": {}})
     kwargs = dict(radius=4, intensities=np.array([0.5]), specs=specs)
+    rec = smooth(images)[None]
     with pytest.raises(ValueError, match="unknown metrics"):
-        scored_model_curves(images, centres, smooth, mode="healthy", metrics=["dice"], **kwargs)
+        scored_model_curves(images, centres, rec, mode="healthy", metrics=["dice"], **kwargs)
     with pytest.raises(ValueError, match="mode"):
-        scored_model_curves(images, centres, smooth, mode="both", **kwargs)
+        scored_model_curves(images, centres, rec, mode="both", **kwargs)
 
 
 def test_model_stats_mix_training_pixels_and_validation_residuals():
@@ -448,16 +471,19 @@ def test_zoo_builds_every_target_with_a_byo_scorer(tmp_path):
     assert {"blind_spot_area", "min_ap_sigma1", "min_ap_sigma2", "exp3_ap_vqvae"} <= set(summary)
     assert summary["blind_spot_area"].between(0, 1).all()
 
-    # adding one scorer reruns only its Exp 1/2 jobs (+ the Exp 3 jobs, which score all at once)
+    # adding one scorer reruns only its own Exp 1/2 jobs, none of the other scorers'
     extra = overlay(tmp_path, "extra.yaml", "scores: {msgms_med3: {scorer: msgms, median: 3}}\n")
     jobs = planned(snakemake(tmp_path, "-n", *outputs, "--configfile", str(TINY), byos, extra))
     assert jobs["score_exp1"] == 1 and jobs["score_textures"] == 1, jobs
-    assert jobs["score_exp3"] == 12, jobs
+    # Exp 3 scores every scorer in one job per (model, mode), from the reconstructions the paper's
+    # Exp 3 job recorded in a temp file: adding a scorer redoes those forward passes once
+    assert jobs["score_exp3"] == 12 and jobs["model_intensity_curve"] == 12, jobs
     assert not {"score_blur_stats", "score_model_stats", "train_model"} & set(jobs), jobs
     # restyling reruns only the plots
     style = overlay(tmp_path, "style.yaml", "figures: {dpi: 61}\n")
     jobs = planned(snakemake(tmp_path, "-n", *outputs, "--configfile", str(TINY), byos, style))
-    assert set(jobs) - {"all"} <= {f"scores_{t}" for t in ("exp1", "blindspot", "textures", "exp3")}
+    plots = {f"scores_{t}" for t in ("exp1", "blindspot", "textures", "exp3")}
+    assert set(jobs) - {"all", "total"} <= plots, jobs
     assert jobs, "restyling must replot"
 
 

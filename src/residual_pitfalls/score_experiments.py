@@ -1,7 +1,8 @@
 """The scorer zoo on Exp 2 and Exp 3 (Exp 1 is ``scores.scored_intensity_sigma_grid``).
 
-Reconstruct once, score many: every sweep here makes each reconstruction (a blur, a model's
-forward pass) once and hands it to every scorer it was given. Each returns tidy frames with a
+Reconstruct once, score many: each reconstruction (a blur, a model's forward pass) is made once
+and handed to every scorer; Exp 3 scores the reconstructions the paper's Exp 3 job recorded
+(``RecordedReconstructions``). Each returns tidy frames with a
 ``score`` column, so a scorer's rows never depend on the others. For the plain ``residual`` the
 numbers are those of ``experiments.texture_sigma_curve`` / ``model_intensity_curves``.
 """
@@ -103,10 +104,58 @@ def scored_texture_curves(
     )
 
 
+class RecordedReconstructions:
+    """A reconstruct callable that also writes each call's output to an ``.npy`` file, so the
+    scorer zoo scores the very reconstructions of the paper's Exp 3 job (no second forward pass).
+
+    The file holds ``(calls, N, H, W)`` float32, memory-mapped (never all in memory): slot ``j``
+    is the output of the ``j``-th call. ``model_intensity_curves`` first reconstructs the healthy
+    images (slot 0) and, in mode "anomalous", then the anomalous images of each intensity in
+    order (slots 1..K).
+    """
+
+    def __init__(
+        self,
+        reconstruct: Callable[[np.ndarray], np.ndarray],
+        path: str | Path,
+        *,
+        mode: str,
+        n_intensities: int,
+        shape: tuple[int, int, int],
+    ) -> None:
+        self.reconstruct = reconstruct
+        self.path = Path(path)
+        calls = 1 if mode == "healthy" else 1 + n_intensities
+        self.file = np.lib.format.open_memmap(
+            self.path, mode="w+", dtype=np.float32, shape=(calls, *shape)
+        )
+        self.calls = 0
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        out = self.reconstruct(batch)
+        if self.calls >= len(self.file) or np.shape(out) != self.file.shape[1:]:
+            raise ValueError(
+                f"{self.path}: reconstruct call {self.calls} returned shape {np.shape(out)}; "
+                f"expected {len(self.file)} calls of shape {self.file.shape[1:]}"
+            )
+        self.file[self.calls] = out
+        self.calls += 1
+        return out
+
+    def close(self) -> None:
+        """Flush the file; raises if it did not get exactly one output per slot."""
+        if self.calls != len(self.file):
+            raise ValueError(
+                f"{self.path}: {self.calls} reconstructions, expected {len(self.file)}"
+            )
+        self.file.flush()
+        del self.file
+
+
 def scored_model_curves(
     images: np.ndarray,
     centres: np.ndarray,
-    reconstruct: Callable[[np.ndarray], np.ndarray],
+    reconstructions: np.ndarray,
     *,
     mode: str,
     radius: float,
@@ -118,10 +167,12 @@ def scored_model_curves(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Exp 3.1 (mode "healthy") or 3.2 ("anomalous") for every scorer in `specs`.
 
-    reconstruct: (N, H, W) float32 -> (N, H, W) float32, called once per intensity (3.2) or once
-    in all (3.1). stats: the model's HealthyStats, given to the scorers that need it. metrics:
-    names of :data:`METRICS`, each over all test images per (scorer, intensity).
-    Returns (per image: score, image, intensity, ap; pooled: score, intensity, <metrics>).
+    reconstructions: a model's output as ``RecordedReconstructions`` saves it, float32: slot 0
+    its reconstructions of the healthy images ((1, N, H, W) in mode "healthy"), then in mode
+    "anomalous" those of the anomalous images at each of the K intensities ((1 + K, N, H, W)). stats: the model's HealthyStats, given to the scorers
+    that need it. metrics: names of :data:`METRICS`, each over all test images per (scorer,
+    intensity). Returns (per image: score, image, intensity, ap; pooled: score, intensity,
+    <metrics>).
     """
     _check_inputs(images, centres)
     if mode not in ("healthy", "anomalous"):
@@ -130,6 +181,13 @@ def scored_model_curves(
     if unknown:
         raise ValueError(f"unknown metrics {unknown} (known: {', '.join(METRICS)})")
     intensities = np.asarray(intensities, dtype=np.float64)
+    n, k = len(images), len(intensities)
+    expected = (1 if mode == "healthy" else 1 + k, *images.shape)
+    if np.shape(reconstructions) != expected:
+        raise ValueError(
+            f"reconstructions have shape {np.shape(reconstructions)}; mode {mode!r} with {k} "
+            f"intensities expects {expected}"
+        )
     labels = np.stack(
         [
             disk_label(img, (int(c[0]), int(c[1])), radius)
@@ -137,14 +195,12 @@ def scored_model_curves(
         ]
     )
     brains = images > 0  # the healthy mask: a dark disk must not shrink the brain for `erode`
-    healthy_rec = reconstruct(images) if mode == "healthy" else None
-    n, k = len(images), len(intensities)
     aps = {name: np.empty((n, k)) for name in specs}
     pooled = {name: {m: np.empty(k) for m in metrics} for name in specs}
     desc = f"Exp 3 {mode}"
     for j, value in enumerate(tqdm(intensities, desc=desc, disable=not progress)):
         anomalous, _ = disk_anomalous_images(images, centres, radius, value)
-        rec = healthy_rec if healthy_rec is not None else reconstruct(anomalous)
+        rec = np.asarray(reconstructions[0 if mode == "healthy" else 1 + j], dtype=np.float32)
         for name, spec in specs.items():
             maps = score_maps(
                 spec, anomalous, rec, stats=stats if spec.needs_stats else None, brain_masks=brains

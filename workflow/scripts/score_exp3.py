@@ -1,37 +1,25 @@
-"""Exp 3.1 / 3.2 for every scorer: one model reconstructs once per intensity, every scorer scores."""
-
-from pathlib import Path
+"""Exp 3.1 / 3.2 for every scorer: the reconstructions the paper's Exp 3 job recorded, scored."""
 
 import numpy as np
 import pandas as pd
-import torch
 
 from residual_pitfalls.experiments import linspace
-from residual_pitfalls.models import load_model, reconstruct
-from residual_pitfalls.models.external import load_external_model
 from residual_pitfalls.runlog import job_log
 from residual_pitfalls.score_experiments import scored_model_curves
 from residual_pitfalls.scores import load_healthy_stats, resolve_scorers
 
 with job_log(snakemake.log[0]):
-    torch.set_num_threads(snakemake.threads)
-    spec, checkpoint = snakemake.params.spec, Path(snakemake.input.checkpoint)
-    if "checkpoint" in spec:  # a model we did not write: evaluated exactly like ours
-        model = load_external_model(
-            checkpoint=checkpoint, class_path=spec.get("class_path"), hparams=spec.get("hparams")
-        )
-    else:
-        model = load_model(checkpoint)
     images = np.load(snakemake.input.images)
+    stats = snakemake.input.stats
     per_image, pooled = scored_model_curves(
         images,
         pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy(),
-        lambda batch: reconstruct(model, batch, batch_size=snakemake.params.batch_size),
+        np.load(snakemake.input.reconstructions, mmap_mode="r"),
         mode=snakemake.wildcards.mode,
         radius=snakemake.params.radius,
         intensities=linspace(snakemake.params.intensity),
         specs=resolve_scorers(snakemake.params.scores),
-        stats=load_healthy_stats(s[0], images.shape[1:]) if (s := snakemake.input.stats) else None,
+        stats=load_healthy_stats(stats[0], images.shape[1:]) if stats else None,
         metrics=snakemake.params.metrics,
         progress=True,
     )
