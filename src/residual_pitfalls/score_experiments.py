@@ -27,6 +27,7 @@ from residual_pitfalls.scores import (
     check_scorer,
     healthy_stats,
     score_maps,
+    scored_intensity_sweep,
 )
 from residual_pitfalls.settings import ConfigError
 
@@ -197,15 +198,25 @@ def scored_model_curves(
     brains = images > 0  # the healthy mask: a dark disk must not shrink the brain for `erode`
     aps = {name: np.empty((n, k)) for name in specs}
     pooled = {name: {m: np.empty(k) for m in metrics} for name in specs}
-    desc = f"Exp 3 {mode}"
-    for j, value in enumerate(tqdm(intensities, desc=desc, disable=not progress)):
+    healthy = mode == "healthy"
+    if healthy:  # 3.1: a fixed reconstruction per image, so the Exp 1 fast path gives every AP
+        rec = np.asarray(reconstructions[0], dtype=np.float32)
+        for name, spec in specs.items():
+            st = stats if spec.needs_stats else None
+            aps[name][:] = scored_intensity_sweep(
+                images, centres, radius, intensities, rec, spec, st
+            )
+    # full maps: every AP of 3.2, and the pooled metrics of both modes
+    mapped = [] if healthy and not metrics else intensities
+    for j, value in enumerate(tqdm(mapped, desc=f"Exp 3 {mode}", disable=not progress)):
         anomalous, _ = disk_anomalous_images(images, centres, radius, value)
-        rec = np.asarray(reconstructions[0 if mode == "healthy" else 1 + j], dtype=np.float32)
+        rec = np.asarray(reconstructions[0 if healthy else 1 + j], dtype=np.float32)
         for name, spec in specs.items():
             maps = score_maps(
                 spec, anomalous, rec, stats=stats if spec.needs_stats else None, brain_masks=brains
             )
-            aps[name][:, j] = average_precision_batch(labels, maps)
+            if not healthy:
+                aps[name][:, j] = average_precision_batch(labels, maps)
             for metric in metrics:
                 pooled[name][metric][j] = METRICS[metric](labels, maps)
     per_image = pd.DataFrame(
