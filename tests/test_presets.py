@@ -80,6 +80,7 @@ def paper_dry_run(tmp_path_factory) -> list[dict]:
 def test_paper_preset_plans_every_job_once(paper_dry_run):
     config = merged_config()
     n_models = len(config["models"])
+    n_scores = sum(entry is not False for entry in config["scores"].values())
     counts: dict[str, int] = {}
     for job in paper_dry_run:
         counts[job["rule"]] = counts.get(job["rule"], 0) + 1
@@ -92,6 +93,13 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
         "train_model": n_models,
         "model_intensity_curve": 2 * n_models,  # healthy, anomalous
         **{f: 1 for f in FIGURES},
+        # the scorer zoo: Exp 1/2 per scorer, Exp 3 per (model, mode), healthy statistics, plots
+        "score_blur_stats": 1,
+        "score_exp1": n_scores,
+        "score_textures": n_scores,
+        "score_model_stats": n_models,
+        "score_exp3": 2 * n_models,
+        **{f"scores_{f}": 1 for f in ("exp1", "blindspot", "textures", "exp3", "summary")},
         "provenance": 1,
         "all": 1,
     }

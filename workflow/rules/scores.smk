@@ -42,11 +42,11 @@ rule score_model_stats:
     params:
         spec=lambda wc: config["models"][wc.model],
         batch_size=config["evaluation"]["batch_size"],
+    # a few dozen validation slices: no GPU requested (a local one is still used when present)
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-        gpu=1,
     log:
         "logs/score_model_stats/{model}.log",
     benchmark:
