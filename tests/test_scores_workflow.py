@@ -361,6 +361,10 @@ import numpy as np
 
 def nan_scorer(inputs, reconstructions, *, stats=None):
     return np.full(inputs.shape, np.nan, np.float32)
+
+
+def above_mean(inputs, reconstructions, *, stats):
+    return inputs - stats.image_mean
 """
 
 
@@ -396,6 +400,13 @@ def test_check_zoo_errors_name_the_key(monkeypatch, broken_module):
     broken = resolve_scorers({"broken": {"function": "broken_scores:nan_scorer"}})
     with pytest.raises(ScoreError, match="'broken'.*NaN"):
         check_zoo(broken, [], has_train=True, has_val=True, has_models=True)
+    # a user scorer that needs statistics is checked with statistics
+    needy = resolve_scorers(
+        {"needy": {"function": "broken_scores:above_mean", "needs_stats": True}}
+    )
+    check_zoo(needy, [], has_train=True, has_val=True, has_models=True)
+    with pytest.raises(ConfigError, match=r"scores\.needy.*val_fraction"):
+        check_zoo(needy, [], has_train=True, has_val=False, has_models=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -305,8 +305,8 @@ def check_zoo(
 ) -> None:
     """Start-up checks of the configured zoo beyond ``resolve_scorers``; each error names its key.
 
-    * every user function (not a built-in) runs once on a small synthetic batch (with synthetic
-      statistics if it needs them): a wrong shape or NaN/inf is a ``ScoreError`` naming it;
+    * every user function (not a built-in) runs once on a small synthetic batch
+      (``scores.check_scorer``): a wrong shape or NaN/inf is a ``ScoreError`` naming it;
     * a scorer that needs healthy statistics needs training slices (per-pixel image statistics;
       Exp 1/2 residuals of the blurred training slices), and on a model also validation slices
       (the model's residuals on healthy slices it was not trained on) unless it is
@@ -314,8 +314,8 @@ def check_zoo(
     * every metric is a key of :data:`METRICS`.
     """
     for name, spec in specs.items():
-        if spec.source not in SCORES:
-            check_scorer(spec, _synthetic_stats() if spec.needs_stats else None)
+        if spec.source not in SCORES:  # statistics, if it needs them, from its test batch
+            check_scorer(spec)
         if not spec.needs_stats:
             continue
         if not has_train:
@@ -335,10 +335,3 @@ def check_zoo(
                 f"config key 'evaluation.metrics': unknown metric {metric!r} "
                 f"(known: {', '.join(METRICS)})"
             )
-
-
-def _synthetic_stats(size: int = 16) -> HealthyStats:
-    """Statistics of random 2 x size x size images and their noisy copies (start-up checks)."""
-    rng = np.random.default_rng([0, size])
-    images = rng.random((2, size, size), dtype=np.float32)
-    return healthy_stats(images, np.clip(images + np.float32(0.05), 0, 1))
