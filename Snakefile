@@ -12,6 +12,8 @@
 #   results/models/{model}/model.pt          trained weights; loss.csv, loss.png, last.pt (resume)
 #   results/metrics/*.parquet                one row per image x condition (tidy, for your own stats)
 #   results/fig*.pdf|png|csv                 each figure and exactly the numbers it plots
+#   results/scores_*.pdf|png|csv             the scorer zoo on Exp 1-3 (+ scores_summary.csv|html)
+#   results/metrics/scores/...               its per-image tables and healthy statistics (.npz)
 #   results/report.html                      `snakemake --report results/report.html`
 #   logs/<rule>/..., results/benchmarks/<rule>/...  one log and one benchmark per job
 
@@ -30,6 +32,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/experiments.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/scores.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -39,5 +42,6 @@ report: "workflow/report/workflow.rst"
 rule all:
     input:
         all_figures(),
+        all_scores(),
         "results/provenance.yaml",
     default_target: True

@@ -86,6 +86,7 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
     preset, jobs = paper_dry_run
     config = merged_config(preset)
     n_models = len(config["models"])
+    n_scores = sum(entry is not False for entry in config["scores"].values())
     counts: dict[str, int] = {}
     for job in jobs:
         counts[job["rule"]] = counts.get(job["rule"], 0) + 1
@@ -100,6 +101,13 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
         "model_examples": len(config["evaluation"]["example_models"]),  # Fig. 4(a)
         "model_intensity_curve_batchnorm": n_models,  # Exp 3.1 with per-image BatchNorm
         **{f: 1 for f in FIGURES},
+        # the scorer zoo: Exp 1/2 per scorer, Exp 3 per (model, mode), healthy statistics, plots
+        "score_blur_stats": 1,
+        "score_exp1": n_scores,
+        "score_textures": n_scores,
+        "score_model_stats": n_models,
+        "score_exp3": 2 * n_models,
+        **{f"scores_{f}": 1 for f in ("exp1", "blindspot", "textures", "exp3", "summary")},
         "provenance": 1,
         "all": 1,
     }

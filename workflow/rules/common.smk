@@ -1,4 +1,5 @@
 # Shared helpers: config checks, the file lists the DAG is built from, and output names.
+import re
 import sys
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from residual_pitfalls.architectures import ARCHITECTURES
 from jsonschema import ValidationError
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+from residual_pitfalls.score_experiments import check_zoo, zoo_entries
+from residual_pitfalls.scores import resolve_scorers
 
 check_finite(config)  # first: NaN passes every bound of a JSON schema
 try:  # types, ranges, unknown keys; fills in the schema's defaults
@@ -183,3 +186,52 @@ def provenance_inputs():
         "data": [f"results/data/{split}.npy" for split in splits],
         "models": [model_checkpoint(SimpleNamespace(model=m)) for m in config["models"]],
     }
+# The scorer zoo (rules in scores.smk).
+# `scores: {name: false}` leaves a scorer out (an overlay cannot delete a key of config.yaml).
+SCORE_CONFIG = zoo_entries(config.get("scores"))
+# Start-up checks: an unknown scorer, bad params or post-processing, a function that does not
+# import or returns a bad map, a missing source of healthy statistics or an unknown metric stop
+# the run here with an error naming the config key.
+SCORERS = resolve_scorers(SCORE_CONFIG)
+check_zoo(
+    SCORERS,
+    config["evaluation"]["metrics"],
+    has_train=bool(SPLIT["train"]),
+    has_val=bool(SPLIT["val"]),
+    has_models=bool(config["models"]),
+)
+
+
+wildcard_constraints:
+    score="|".join(re.escape(s) for s in SCORERS) or "^$",
+
+
+def all_scores():
+    """The zoo's targets for `all` (none when `scores` is empty)."""
+    if not SCORERS:
+        return []
+    targets = [f"results/scores_{name}.pdf" for name in ("exp1", "blindspot")]
+    targets.append("results/scores_summary.csv")
+    if config["anomaly"]["textures"]:
+        targets.append("results/scores_textures.pdf")
+    if config["models"]:
+        targets.append("results/scores_exp3.pdf")
+    return targets
+
+
+def blur_stats(wildcards):
+    """Exp 1/2: the per-sigma statistics of the blurred training slices, if the scorer needs them."""
+    needed = SCORERS[wildcards.score].needs_stats
+    return ["results/metrics/scores/healthy_blur.npz"] if needed else []
+
+
+def model_stats(wildcards):
+    """Exp 3: the model's healthy statistics, if any scorer needs them."""
+    if any(s.needs_stats for s in SCORERS.values()):
+        return [f"results/metrics/scores/healthy_{wildcards.model}.npz"]
+    return []
+
+
+def score_entry(wildcards):
+    """The scorer's config entry: a param, so changing it reruns only that scorer's jobs."""
+    return SCORE_CONFIG[wildcards.score]

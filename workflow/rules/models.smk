@@ -41,6 +41,9 @@ rule model_intensity_curve:
         checkpoint=model_checkpoint,
     output:
         curve="results/metrics/exp3_{model}_{mode}.parquet",
+        # every reconstruction of the sweep, for the scorer zoo (score_exp3) to score without a
+        # second forward pass; temp: 262 MB per model at the default, 8 GB at the paper's scale
+        reconstructions=temp("results/metrics/exp3_{model}_{mode}_reconstructions.npy"),
     params:
         intensity=grid("intensity"),
         radius=config["anomaly"]["radius"],

@@ -11,6 +11,7 @@ from residual_pitfalls.experiments import linspace, model_examples, model_intens
 from residual_pitfalls.models import load_model, reconstruct
 from residual_pitfalls.models.external import load_external_model
 from residual_pitfalls.runlog import job_log
+from residual_pitfalls.score_experiments import RecordedReconstructions
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)  # jobs run side by side: no oversubscription
@@ -34,15 +35,29 @@ with job_log(snakemake.log[0]):
         )
 
     if hasattr(snakemake.output, "curve"):  # rule model_intensity_curve
+        # the scorer zoo scores these reconstructions (score_exp3); the BatchNorm comparison has none
+        record = (
+            RecordedReconstructions(
+                run,
+                snakemake.output.reconstructions,
+                mode=snakemake.wildcards.mode,
+                n_intensities=len(linspace(snakemake.params.intensity)),
+                shape=images.shape,
+            )
+            if hasattr(snakemake.output, "reconstructions")
+            else None
+        )
         frame, _ = model_intensity_curves(
             images,
             centres,
-            run,
+            record if record is not None else run,
             mode=snakemake.wildcards.mode,
             radius=snakemake.params.radius,
             intensities=linspace(snakemake.params.intensity),
             progress=True,
         )
+        if record is not None:
+            record.close()
         frame.insert(0, "model", snakemake.wildcards.model)
         frame.to_parquet(snakemake.output.curve, index=False)
     else:  # rule model_examples: Fig. 4(a) shows reconstructions of the anomalous images

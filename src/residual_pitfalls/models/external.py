@@ -7,13 +7,13 @@ float32 returns a reconstruction of the same shape (or a tuple whose first eleme
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
+
+from residual_pitfalls.imports import import_object
 
 __all__ = ["import_class", "load_external_model"]
 
@@ -24,20 +24,12 @@ def import_class(class_path: str) -> type[nn.Module]:
     Raises ValueError (malformed path, not a Module subclass) or ImportError (module or
     attribute missing), naming ``class_path``.
     """
-    module_name, sep, attr = class_path.partition(":")
-    if not sep or not module_name or not attr:
+    try:
+        obj = import_object(class_path, "ClassName")
+    except ValueError:
         raise ValueError(
             f"class_path must look like 'package.module:ClassName', got {class_path!r}"
-        )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ImportError(f"cannot import module {module_name!r} of {class_path!r}: {exc}") from exc
-    obj: Any = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ImportError(f"module {module_name!r} has no attribute {attr!r} ({class_path!r})")
-        obj = getattr(obj, part)
+        ) from None
     if not (isinstance(obj, type) and issubclass(obj, nn.Module)):
         raise ValueError(f"{class_path!r} is not a torch.nn.Module subclass")
     return obj

@@ -1,0 +1,13 @@
+"""The zoo on Exp 2: mean AP vs sigma per texture anomaly and scorer."""
+
+import pandas as pd
+
+from residual_pitfalls.figures import save_figure
+from residual_pitfalls.runlog import job_log
+from residual_pitfalls.score_figures import texture_lines
+from residual_pitfalls.score_summaries import texture_means
+
+with job_log(snakemake.log[0]):
+    table = texture_means(pd.read_parquet(p) for p in snakemake.input)
+    fig = texture_lines(table, snakemake.params.style)
+    save_figure(fig, table, snakemake.output.pdf, dpi=snakemake.params.style["dpi"])

@@ -1,0 +1,26 @@
+"""One row per scorer: Exp 1 blind spot, worst intensity at sigma ~ 1 and 2, Exp 3.2 per model."""
+
+import pandas as pd
+
+from residual_pitfalls.runlog import job_log
+from residual_pitfalls.score_summaries import exp1_means, exp3_table, summary_table
+
+with job_log(snakemake.log[0]):
+    exp3 = (
+        exp3_table(
+            (pd.read_parquet(p) for p in snakemake.input.per_image),
+            (pd.read_parquet(p) for p in snakemake.input.pooled),
+        )
+        if snakemake.params.models
+        else None
+    )
+    table = summary_table(
+        exp1_means(pd.read_parquet(p) for p in snakemake.input.exp1),
+        exp3,
+        snakemake.params.models,
+        snakemake.params.metrics,
+        snakemake.params.blind_ap,
+    )
+    table.to_csv(snakemake.output.csv, index=False)
+    table.to_html(snakemake.output.html, index=False, float_format="{:.3f}".format)
+    print(table.to_string(index=False))
