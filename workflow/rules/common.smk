@@ -182,7 +182,10 @@ def provenance_inputs():
     trained = [m for m, spec in config["models"].items() if "checkpoint" not in spec]
     splits = ["train", "val", "test"] if trained else ["test"]
     return {
-        "figures": [f.removesuffix(".pdf") + ".csv" for f in all_figures()],
+        "figures": [
+            f.removesuffix(".pdf") + ".csv" if f.endswith(".pdf") else f
+            for f in all_figures() + all_scores()
+        ],
         "data": [f"results/data/{split}.npy" for split in splits],
         "models": [model_checkpoint(SimpleNamespace(model=m)) for m in config["models"]],
     }
