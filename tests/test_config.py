@@ -313,7 +313,7 @@ def test_styling_values_are_bounded_at_start_up(tmp_path, overlay, message):
         (
             "datasets: {mood: {subjects: 3}}",
             "config key 'datasets.mood.subjects': unknown key ('subjects' was unexpected). "
-            "Valid keys under 'datasets.mood' for source: nifti: download, labels,",
+            "Valid keys under 'datasets.mood' for source: nifti: background_threshold, download, labels,",
         ),
         (
             "datasets: {synthetic: {normalisation: percentile}}",
@@ -336,7 +336,9 @@ def test_schema_gaps_are_closed_at_start_up(tmp_path, overlay, expected):
 
 
 def test_never_validating_is_a_valid_setting(tmp_path):
-    result = _dry_run(tmp_path, "training: {val_every: 0}\nsplit: {val_fraction: 0}\n")
+    # (without validation slices no model has healthy residuals for the zoo's residual_zscore)
+    overlay = "training: {val_every: 0}\nsplit: {val_fraction: 0}\nscores: {residual_zscore: false}\n"
+    result = _dry_run(tmp_path, overlay)
     assert result.returncode == 0, result.stderr[-2000:]
 
 

@@ -520,7 +520,7 @@ def test_zoo_builds_every_target_with_a_byo_scorer(tmp_path):
         ("scores: {ssim: {params: {window: 3}}}\n", "scores.ssim.params"),
         ("scores: {mine: {function: 'no_such_module:fn'}}\n", "scores.mine.function"),
         ("scores: {broken: {function: 'broken_scores:nan_scorer'}}\n", "'broken'"),
-        ("split: {val_fraction: 0.0}\n", "scores.residual_zscore"),
+        ("split: {val_fraction: 0.0}\ntraining: {val_every: 0}\n", "scores.residual_zscore"),
         ("evaluation: {metrics: [dice]}\n", "metrics"),
     ],
 )
