@@ -483,3 +483,59 @@ def test_vq_ema_update_equals_the_dense_one_hot_formulation():
         torch.testing.assert_close(new.embed_avg, old.embed_avg, rtol=1e-6, atol=1e-6)
         torch.testing.assert_close(new.embed, old.embed, rtol=1e-5, atol=1e-6)
     assert used[0] > 10  # many codes in use: the sums are not trivial
+
+
+class _InPlaceHalf(torch.nn.Module):
+    """A model that writes into its input (a user architecture may): x.mul_(0.5)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul_(0.5) * self.scale
+
+    def loss(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        target = x.clone()
+        rec = self(x)
+        return (rec - target).abs().mean(), rec
+
+
+def test_validation_hands_the_model_copies_so_an_in_place_model_changes_nothing():
+    from residual_pitfalls.train import _validate
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0.1, 0.9, (3, 16, 16)).astype(np.float32)
+    anomalous, labels = images.copy(), np.zeros(images.shape, bool)
+    labels[:, 4:8, 4:8] = True
+    anomalous[labels] = 1.0
+    kept = images.copy(), anomalous.copy()
+    model = _InPlaceHalf()
+    first = _validate(
+        model,
+        images,
+        (anomalous, labels),
+        batch_size=2,
+        device=torch.device("cpu"),
+        loss_options={},
+    )
+    second = _validate(
+        model,
+        images,
+        (anomalous, labels),
+        batch_size=2,
+        device=torch.device("cpu"),
+        loss_options={},
+    )
+    np.testing.assert_array_equal(images, kept[0])
+    np.testing.assert_array_equal(anomalous, kept[1])
+    assert first == second
+    # the residual is |0.5 x - x| against the untouched input: not 0 (it was, with a view)
+    assert first[0] > 0.1
+    expected = np.mean(
+        [
+            average_precision_score(lab.ravel(), (0.5 * a).ravel())
+            for lab, a in zip(labels, anomalous, strict=True)
+        ]
+    )
+    assert first[1] == pytest.approx(expected)

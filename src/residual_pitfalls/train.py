@@ -328,14 +328,15 @@ def _validate(
     aps: list[np.ndarray] = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(images[start : start + batch_size]).to(device)[:, None]
+            # torch.tensor copies: a model that writes into its input cannot change the images
+            x = torch.tensor(images[start : start + batch_size], device=device)[:, None]
             loss, _ = model.loss(x, **loss_options)
             total += float(loss) * len(x)
         if anomalies is not None:
             anomalous, labels = anomalies
             for start in range(0, len(anomalous), batch_size):
                 x_np = anomalous[start : start + batch_size]
-                rec = model(torch.from_numpy(x_np).to(device)[:, None])
+                rec = model(torch.tensor(x_np, device=device)[:, None])
                 rec = rec[0] if isinstance(rec, tuple) else rec
                 residual = np.abs(rec[:, 0].float().cpu().numpy() - x_np)
                 aps.append(average_precision_batch(labels[start : start + batch_size], residual))
