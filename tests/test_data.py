@@ -736,6 +736,8 @@ def test_not_skull_stripped_dataset_needs_a_mask():
     validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     assert config["datasets"]["wmh"]["skull_stripped"] is False
     assert config["datasets"]["brats"]["skull_stripped"] is True  # the schema's default
+    assert "mask" in config["datasets"]["wmh"]  # the preset reads them from a manifest
+    del config["datasets"]["wmh"]["mask"]
     with pytest.raises(ConfigError, match=r"'datasets\.wmh\.mask' is required.*skull_stripped"):
         check_config(config, ARCHITECTURES)
     config["datasets"]["wmh"]["mask"] = {"manifest": "wmh_masks.csv"}
