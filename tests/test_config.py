@@ -123,6 +123,16 @@ def test_cross_key_checks_name_the_key(config, edit, message):
         check_config(config, ARCHS)
 
 
+def test_a_job_env_without_matplotlib_still_parses_the_workflow(config, monkeypatch):
+    """The data and training envs have no matplotlib; their jobs parse the workflow too (CI's
+    envs stage failed on this). The colormap is checked where matplotlib is: the main process."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+    config["figures"]["cmap"] = "coolwarm"
+    check_config(config, ARCHS)
+
+
 def _dry_run(tmp_path: Path, overlay: str) -> subprocess.CompletedProcess:
     """`snakemake -n all` on the tiny config plus `overlay` (YAML text); a start-up check costs ~2 s."""
     (tmp_path / "overlay.yaml").write_text(overlay)

@@ -167,9 +167,11 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
 
     cmap = config.get("figures", {}).get("cmap")
     if cmap is not None:
-        from matplotlib import colormaps  # here: only the start-up check needs matplotlib
-
-        if cmap not in colormaps:
+        try:  # a job's env without matplotlib (data, training) parses the workflow too
+            from matplotlib import colormaps
+        except ImportError:
+            colormaps = None
+        if colormaps is not None and cmap not in colormaps:
             raise ConfigError(
                 f"config key 'figures.cmap': {cmap!r} is not a matplotlib colormap "
                 "(for instance coolwarm, viridis, magma, gray)"
