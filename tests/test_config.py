@@ -347,7 +347,9 @@ def test_schema_gaps_are_closed_at_start_up(tmp_path, overlay, expected):
 
 def test_never_validating_is_a_valid_setting(tmp_path):
     # (without validation slices no model has healthy residuals for the zoo's residual_zscore)
-    overlay = "training: {val_every: 0}\nsplit: {val_fraction: 0}\nscores: {residual_zscore: false}\n"
+    overlay = (
+        "training: {val_every: 0}\nsplit: {val_fraction: 0}\nscores: {residual_zscore: false}\n"
+    )
     result = _dry_run(tmp_path, overlay)
     assert result.returncode == 0, result.stderr[-2000:]
 

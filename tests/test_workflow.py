@@ -97,6 +97,31 @@ def test_fig1b_builds_only_what_it_needs_and_reruns_only_what_changed(workdir):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def test_the_matched_sigma_benchmark_uses_the_workflows_stacks_and_centres(workdir):
+    """benchmarks/matched_sigma.py (the GPU check of Fig. 3(a)) renders the brains itself: its
+    split, slices and anomaly centres must be the workflow's, or its matched sigma means nothing."""
+    import importlib.util
+
+    import numpy as np
+
+    from residual_pitfalls.anomalies import anomaly_centres
+
+    targets = [f"results/data/{split}.npy" for split in ("train", "val", "test")]
+    targets.append("results/data/anomaly_centres.csv")
+    snakemake(workdir, *targets, "--configfile", str(TINY), "--cores", "2")
+    spec = importlib.util.spec_from_file_location(
+        "matched_sigma", REPO / "benchmarks" / "matched_sigma.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    config = bench.merged_config([TINY])
+    stacks = bench.slice_stacks(config, config["datasets"]["synthetic"]["subjects"], workers=1)
+    for split, stack in stacks.items():
+        np.testing.assert_array_equal(stack, np.load(workdir / "results" / "data" / f"{split}.npy"))
+    centres = pd.read_csv(workdir / "results" / "data" / "anomaly_centres.csv")[["row", "col"]]
+    np.testing.assert_array_equal(anomaly_centres(stacks["test"], seed=config["seed"]), centres)
+
+
 @pytest.fixture(scope="module")
 def byom_run(workdir) -> tuple[str, ...]:
     """`all` on the tiny config with the README's own models; returns its --configfile arguments."""

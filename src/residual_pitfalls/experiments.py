@@ -103,7 +103,14 @@ def intensity_sigma_grid(
     _check_inputs(images, centres)
     args = [(images[i], centres[i], radius, intensities, sigmas) for i in range(len(images))]
     per_image = _parallel_map(_sweep_image_blur, args, workers, progress, "Exp 1 grid")
-    n, s, k = len(images), len(sigmas), len(intensities)
+    return grid_frame(per_image, sigmas, intensities)
+
+
+def grid_frame(
+    per_image: Sequence[np.ndarray], sigmas: np.ndarray, intensities: np.ndarray
+) -> pd.DataFrame:
+    """Exp 1's long table (image, sigma, intensity, ap) of one (S, K) AP array per image."""
+    n, s, k = len(per_image), len(sigmas), len(intensities)
     return pd.DataFrame(
         {
             "image": np.repeat(np.arange(n, dtype=np.int32), s * k),

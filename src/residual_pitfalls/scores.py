@@ -991,7 +991,12 @@ def scored_intensity_sigma_grid(
         DataFrame with columns image, sigma, intensity, ap (N * S * K rows, the order of
         ``intensity_sigma_grid``).
     """
-    from residual_pitfalls.experiments import _check_inputs, _parallel_map, intensity_sigma_grid
+    from residual_pitfalls.experiments import (
+        _check_inputs,
+        _parallel_map,
+        grid_frame,
+        intensity_sigma_grid,
+    )
 
     spec = _spec(spec)
     images = np.asarray(images)
@@ -1019,15 +1024,7 @@ def scored_intensity_sigma_grid(
         for i in range(len(images))
     ]
     per_image = _parallel_map(fn, args, workers, progress, f"Exp 1 {spec.name}")
-    n, s, k = len(images), len(sigmas), len(intensities)
-    return pd.DataFrame(
-        {
-            "image": np.repeat(np.arange(n, dtype=np.int32), s * k),
-            "sigma": np.tile(np.repeat(sigmas, k), n),
-            "intensity": np.tile(intensities, n * s),
-            "ap": np.concatenate([a.ravel() for a in per_image]) if n else np.empty(0),
-        }
-    )
+    return grid_frame(per_image, sigmas, intensities)
 
 
 def scored_intensity_sweep(
