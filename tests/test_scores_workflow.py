@@ -6,6 +6,7 @@ other scorer is checked against "compute the map, call sklearn".
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -137,7 +138,8 @@ def test_model_curves_score_the_recorded_reconstructions(tmp_path, mode):
     recorded = np.load(tmp_path / "rec.npy")
     assert recorded.shape == (1 if mode == "healthy" else 5, *images.shape)
     np.testing.assert_array_equal(recorded[0], smooth(images))  # slot 0: the healthy images
-    per_image, pooled = scored_model_curves(
+    score = functools.partial(
+        scored_model_curves,
         images,
         centres,
         recorded,
@@ -146,22 +148,13 @@ def test_model_curves_score_the_recorded_reconstructions(tmp_path, mode):
         intensities=intensities,
         specs=specs,
         stats=stats,
-        metrics=list(METRICS),
     )
+    per_image, pooled = score(metrics=list(METRICS))
     # the residual runs the paper's engines on the same reconstructions: bit-equal
     mine = per_image[per_image["score"] == "residual"]
     np.testing.assert_array_equal(mine["ap"].to_numpy(), paper["ap"].to_numpy())
     # without pooled metrics, 3.1 needs no full map (the fast path): the same APs
-    fast, _ = scored_model_curves(
-        images,
-        centres,
-        recorded,
-        mode=mode,
-        radius=4,
-        intensities=intensities,
-        specs=specs,
-        stats=stats,
-    )
+    fast, _ = score()
     np.testing.assert_array_equal(fast["ap"].to_numpy(), per_image["ap"].to_numpy())
     # every metric of one (scorer, intensity) against sklearn / brute force on the maps
     anomalous, _ = disk_anomalous_images(images, centres, 4, intensities[2])

@@ -511,21 +511,16 @@ def test_validation_hands_the_model_copies_so_an_in_place_model_changes_nothing(
     anomalous[labels] = 1.0
     kept = images.copy(), anomalous.copy()
     model = _InPlaceHalf()
-    first = _validate(
-        model,
-        images,
-        (anomalous, labels),
-        batch_size=2,
-        device=torch.device("cpu"),
-        loss_options={},
-    )
-    second = _validate(
-        model,
-        images,
-        (anomalous, labels),
-        batch_size=2,
-        device=torch.device("cpu"),
-        loss_options={},
+    first, second = (
+        _validate(
+            model,
+            images,
+            (anomalous, labels),
+            batch_size=2,
+            device=torch.device("cpu"),
+            loss_options={},
+        )
+        for _ in range(2)
     )
     np.testing.assert_array_equal(images, kept[0])
     np.testing.assert_array_equal(anomalous, kept[1])

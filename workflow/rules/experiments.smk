@@ -40,7 +40,9 @@ rule texture_sigma_curve:
         seed=config["seed"],
     threads: 8
     resources:
-        mem_mb=4000,
+        # as intensity_sigma_grid: 320 paper-scale test slices x 100 sigmas measured 380-390 MB PSS
+        # with one worker, +20 MB per worker; 2x headroom on both
+        mem_mb=lambda wc, threads: 1000 + 100 * threads,
         runtime=120,
     log:
         "logs/texture_sigma_curve/{anomaly}.log",

@@ -176,6 +176,7 @@ rule fig4a:
         **figure_outputs("fig4a"),
     params:
         style=STYLE,
+        models=config["evaluation"]["example_models"],
         labels=[model_label(m) for m in config["evaluation"]["example_models"]],
     log:
         "logs/figures/fig4a.log",

@@ -8,7 +8,8 @@ from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
     rows, table = [], []
-    for path, label in zip(snakemake.input, snakemake.params.labels, strict=True):
+    models, labels = snakemake.params.models, snakemake.params.labels
+    for path, model, label in zip(snakemake.input, models, labels, strict=True):
         examples = np.load(path)
         rows.append(
             (
@@ -22,7 +23,8 @@ with job_log(snakemake.log[0]):
         )
         table.append(
             {
-                "model": label,
+                "model": model,
+                "label": label,
                 "intensity": float(examples["intensity"]),
                 "map_mean_inside_anomaly": float(
                     examples["anomaly_map"][0][examples["label"][0]].mean()
