@@ -126,6 +126,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("matched_sigma"))
     args = parser.parse_args()
     config = merged_config(args.configfile)
+    trainable = sorted(k for k, spec in config["models"].items() if "arch" in spec)
+    unknown = [key for key in args.models if key not in trainable]
+    if unknown:
+        parser.error(f"--models {' '.join(unknown)}: not a model the config trains {trainable}")
     training = {k: v for k, v in config["training"].items() if k != "steps"}
     evaluation = config["evaluation"]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -97,11 +97,20 @@ def test_fig1b_builds_only_what_it_needs_and_reruns_only_what_changed(workdir):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def _matched_sigma_benchmark():
+    """benchmarks/matched_sigma.py as a module (benchmarks/ is not a package)."""
+    import importlib.util
+
+    path = REPO / "benchmarks" / "matched_sigma.py"
+    spec = importlib.util.spec_from_file_location("matched_sigma", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
 def test_the_matched_sigma_benchmark_uses_the_workflows_stacks_and_centres(workdir):
     """benchmarks/matched_sigma.py (the GPU check of Fig. 3(a)) renders the brains itself: its
     split, slices and anomaly centres must be the workflow's, or its matched sigma means nothing."""
-    import importlib.util
-
     import numpy as np
 
     from residual_pitfalls.anomalies import anomaly_centres
@@ -109,17 +118,24 @@ def test_the_matched_sigma_benchmark_uses_the_workflows_stacks_and_centres(workd
     targets = [f"results/data/{split}.npy" for split in ("train", "val", "test")]
     targets.append("results/data/anomaly_centres.csv")
     snakemake(workdir, *targets, "--configfile", str(TINY), "--cores", "2")
-    spec = importlib.util.spec_from_file_location(
-        "matched_sigma", REPO / "benchmarks" / "matched_sigma.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _matched_sigma_benchmark()
     config = bench.merged_config([TINY])
     stacks = bench.slice_stacks(config, config["datasets"]["synthetic"]["subjects"], workers=1)
     for split, stack in stacks.items():
         np.testing.assert_array_equal(stack, np.load(workdir / "results" / "data" / f"{split}.npy"))
     centres = pd.read_csv(workdir / "results" / "data" / "anomaly_centres.csv")[["row", "col"]]
     np.testing.assert_array_equal(anomaly_centres(stacks["test"], seed=config["seed"]), centres)
+
+
+def test_the_matched_sigma_benchmark_names_a_model_it_cannot_train(monkeypatch, capsys, tmp_path):
+    bench = _matched_sigma_benchmark()
+    argv = ["matched_sigma.py", "--configfile", str(TINY), "--models", "ae128", "unet"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--out", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_:
+        bench.main()
+    assert exit_.value.code == 2
+    assert "--models unet: not a model the config trains ['ae128'" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # stopped before rendering anything
 
 
 @pytest.fixture(scope="module")
