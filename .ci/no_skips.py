@@ -1,6 +1,6 @@
 """Fail a CI stage whose pytest JUnit report shows a skipped test or no test at all.
 
-    python .ci/no_skips.py <junit.xml> <stage name>
+python .ci/no_skips.py <junit.xml> <stage name>
 """
 
 import sys

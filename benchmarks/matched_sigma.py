@@ -35,34 +35,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
 from residual_pitfalls.anomalies import anomaly_centres
+from residual_pitfalls.cli import merged_config
 from residual_pitfalls.data.slices import extract_slices
 from residual_pitfalls.data.split import split_volumes
 from residual_pitfalls.experiments import intensity_sigma_grid, linspace, model_intensity_curves
-from residual_pitfalls.models import load_model, reconstruct, sized_hparams
+from residual_pitfalls.models import has_batchnorm, load_model, reconstruct, sized_hparams
 from residual_pitfalls.summaries import model_curve_table
 from residual_pitfalls.synthetic import synthetic_volume
 from residual_pitfalls.train import train_model
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def merged_config(overlays: list[Path]) -> dict:
-    """config.yaml with each overlay merged in, dictionaries recursively (as Snakemake does)."""
-
-    def merge(base: dict, top: dict) -> dict:
-        out = dict(base)
-        for key, value in top.items():
-            both = isinstance(value, dict) and isinstance(out.get(key), dict)
-            out[key] = merge(out[key], value) if both else value
-        return out
-
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    for path in overlays:
-        config = merge(config, yaml.safe_load(Path(path).read_text()) or {})
-    return config
 
 
 def _render(job: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -110,10 +94,6 @@ def matched(frame: pd.DataFrame, grid: pd.DataFrame) -> tuple[float, bool]:
     return float(curves["matched_sigma"].iloc[0]), bool(curves["censored"].iloc[0])
 
 
-def has_batchnorm(model: torch.nn.Module) -> bool:
-    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configfile", nargs="+", type=Path,
@@ -125,7 +105,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("matched_sigma"))
     args = parser.parse_args()
-    config = merged_config(args.configfile)
+    config = merged_config(ROOT, args.configfile)
     trainable = sorted(k for k, spec in config["models"].items() if "arch" in spec)
     unknown = [key for key in args.models if key not in trainable]
     if unknown:

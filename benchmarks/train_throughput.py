@@ -3,7 +3,7 @@
 Usage: ``python benchmarks/train_throughput.py [--size 64] [--batch 16] [--steps 30]
 [--repeats 2] [--device cpu|cuda] [--threads 1] [--bf16] [--models ae128 ... vqvae]``
 
-For each of the paper's six models (AE latent 128/64/32, Spatial-AE 8x8x1/8x8x2, VQ-VAE-2) at
+For each model config.yaml trains (the paper's six: AE latent 128/64/32, Spatial-AE 8x8x1/8x8x2, VQ-VAE-2) at
 ``--size``:
 
 * ``train_model`` (no validation, checkpoints only at the end, no progress bar) on random
@@ -30,17 +30,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from residual_pitfalls.cli import merged_config
 from residual_pitfalls.models import sized_hparams
 from residual_pitfalls.train import _setup, train_model
 
-# The paper's six models, as in config.yaml.
+ROOT = Path(__file__).resolve().parents[1]
+# The models config.yaml trains (the paper's six): {key: (arch, hparams)}.
 MODELS = {
-    "ae128": ("autoencoder", {"latent_dim": 128}),
-    "ae64": ("autoencoder", {"latent_dim": 64}),
-    "ae32": ("autoencoder", {"latent_dim": 32}),
-    "sae1": ("spatial_autoencoder", {"latent_channels": 1}),
-    "sae2": ("spatial_autoencoder", {"latent_channels": 2}),
-    "vqvae": ("vqvae2", {}),
+    key: (spec["arch"], spec["hparams"])
+    for key, spec in merged_config(ROOT, [])["models"].items()
+    if "arch" in spec
 }
 
 

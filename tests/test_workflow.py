@@ -114,12 +114,13 @@ def test_the_matched_sigma_benchmark_uses_the_workflows_stacks_and_centres(workd
     import numpy as np
 
     from residual_pitfalls.anomalies import anomaly_centres
+    from residual_pitfalls.cli import merged_config
 
     targets = [f"results/data/{split}.npy" for split in ("train", "val", "test")]
     targets.append("results/data/anomaly_centres.csv")
     snakemake(workdir, *targets, "--configfile", str(TINY), "--cores", "2")
     bench = _matched_sigma_benchmark()
-    config = bench.merged_config([TINY])
+    config = merged_config(REPO, [TINY])
     stacks = bench.slice_stacks(config, config["datasets"]["synthetic"]["subjects"], workers=1)
     for split, stack in stacks.items():
         np.testing.assert_array_equal(stack, np.load(workdir / "results" / "data" / f"{split}.npy"))

@@ -39,6 +39,7 @@ __all__ = [
     "default_device",
     "load_model",
     "load_state_dict_checked",
+    "has_batchnorm",
     "per_image_batchnorm",
     "sized_hparams",
     "read_checkpoint",
@@ -211,6 +212,11 @@ def _batchnorm_layers(model: nn.Module) -> list[nn.Module]:
         if isinstance(m, nn.modules.batchnorm._BatchNorm)
         or getattr(m, "original_name", None) in _BATCHNORM_NAMES
     ]
+
+
+def has_batchnorm(model: nn.Module) -> bool:
+    """Whether ``model`` has a BatchNorm layer (so ``batchnorm="per_image"`` can change it)."""
+    return bool(_batchnorm_layers(model))
 
 
 @contextlib.contextmanager
