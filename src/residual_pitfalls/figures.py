@@ -54,7 +54,7 @@ def figure_theme(font_size: float = 10) -> Iterator[None]:
         yield
 
 
-def _themed(plot: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
+def themed(plot: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
     """Run a figure function inside `figure_theme(style["font_size"])` (`style`: its argument)."""
     signature = inspect.signature(plot)
 
@@ -98,7 +98,7 @@ def _value_ticks(values: np.ndarray, axis, rows: bool) -> Callable[[float], floa
     return position
 
 
-@_themed
+@themed
 def intensity_sigma_heatmap(grid: pd.DataFrame, style: Mapping, title: str = "") -> plt.Figure:
     """Fig. 1(a) / 6(a): mean AP in [0, 1], rows intensity (ascending), columns sigma (ascending);
     drawn with intensity increasing upwards."""
@@ -134,7 +134,7 @@ def _bin_edges(hist: pd.DataFrame) -> tuple[np.ndarray, list[float]]:
     return (left + right) / 2, np.append(left, right[-1]).tolist()
 
 
-@_themed
+@themed
 def plot_brain_histogram(
     hist: pd.DataFrame, summary: Mapping, style: Mapping, title: str = ""
 ) -> plt.Figure:
@@ -216,7 +216,7 @@ def _band_curves(
         )
 
 
-@_themed
+@themed
 def texture_curves(curves: pd.DataFrame, matched: pd.DataFrame, style: Mapping) -> plt.Figure:
     """Fig. 2: AP vs sigma per texture anomaly (+ band) and the best-matching Exp 1 intensity row."""
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
@@ -242,7 +242,7 @@ def texture_curves(curves: pd.DataFrame, matched: pd.DataFrame, style: Mapping) 
     return fig
 
 
-@_themed
+@themed
 def model_curves(
     curves: pd.DataFrame,
     matched: pd.DataFrame | None,
@@ -282,7 +282,7 @@ def model_curves(
     return fig
 
 
-@_themed
+@themed
 def image_grid(
     rows: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]],
     style: Mapping,
@@ -331,7 +331,7 @@ def image_grid(
     return fig
 
 
-@_themed
+@themed
 def error_vs_ap(points: pd.DataFrame, style: Mapping) -> plt.Figure:
     """Fig. 4(b): one point per model (columns label, reconstruction_error, ap)."""
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -355,7 +355,7 @@ def error_vs_ap(points: pd.DataFrame, style: Mapping) -> plt.Figure:
     return fig
 
 
-@_themed
+@themed
 def lesion_histograms(hists: Mapping[str, pd.DataFrame], style: Mapping) -> plt.Figure:
     """Figs. 7 / 8: normal vs anomalous voxel densities per data set, one panel each. The bars are
     exactly the normal_density / anomalous_density columns."""

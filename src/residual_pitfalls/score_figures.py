@@ -15,12 +15,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from residual_pitfalls.figures import SIGMA_MARK  # noqa: E402
+from residual_pitfalls.figures import SIGMA_MARK, themed  # noqa: E402
 
-
-def _theme(style: Mapping) -> None:
-    """seaborn's defaults at the configured font size (one place to unify with the paper figures)."""
-    sns.set_theme(style="whitegrid", font_scale=float(style.get("font_size", 10)) / 10)
+# σ on the small panels (the paper figures' SIGMA_AXIS is too long for them)
+PANEL_SIGMA_AXIS = "σ (blur, px)"
 
 
 def _wrap(n: int) -> int:
@@ -45,16 +43,16 @@ def _heatmap_panel(data: pd.DataFrame, cmap: str, **_: object) -> None:
     ax.grid(False)
 
 
+@themed
 def scores_heatmaps(exp1: pd.DataFrame, style: Mapping) -> plt.Figure:
     """Exp 1 per scorer: mean AP over (sigma, intensity), one panel per scorer, one colour scale
     [0, 1]. exp1: columns score, intensity, sigma, ap."""
-    _theme(style)
     cmap = style.get("cmap", "coolwarm")
     n = exp1["score"].nunique()
     g = sns.FacetGrid(exp1, col="score", col_wrap=_wrap(n), height=2.4, aspect=1.05, sharey=True)
     g.map_dataframe(_heatmap_panel, cmap=cmap)
     g.set_titles("{col_name}")
-    g.set_axis_labels("σ (blur, px)", "anomaly intensity")
+    g.set_axis_labels(PANEL_SIGMA_AXIS, "anomaly intensity")
     g.figure.subplots_adjust(right=0.88, wspace=0.25)
     cax = g.figure.add_axes((0.91, 0.25, 0.015, 0.5))
     g.figure.colorbar(
@@ -73,24 +71,24 @@ def _band_panel(data: pd.DataFrame, color: object = None, **_: object) -> None:
     ax.plot(data["sigma"], data["blind_high"], color=color, lw=1)
 
 
+@themed
 def blindspot_bands(table: pd.DataFrame, style: Mapping, blind_ap: float) -> plt.Figure:
     """Per scorer, the band of intensities whose mean AP < `blind_ap` at each sigma.
     table: columns score, sigma, blind_low, blind_high (NaN: nothing blind at that sigma)."""
-    _theme(style)
     n = table["score"].nunique()
     # limits at creation: set later, they would unhide the inner panels' tick labels
     g = sns.FacetGrid(table, col="score", col_wrap=_wrap(n), height=2.2, aspect=1.1, ylim=(0, 1))
     g.map_dataframe(_band_panel, color=sns.color_palette()[3])
     g.set_titles("{col_name}")
-    g.set_axis_labels("σ (blur, px)", "blind intensities")
+    g.set_axis_labels(PANEL_SIGMA_AXIS, "blind intensities")
     g.figure.suptitle(f"Exp. 1: intensities with mean AP < {blind_ap:g}", y=1.02)
     return g.figure
 
 
+@themed
 def texture_lines(table: pd.DataFrame, style: Mapping) -> plt.Figure:
     """Exp 2 per scorer: mean AP vs sigma, one panel per texture anomaly, one line per scorer.
     table: columns score, anomaly, sigma, ap."""
-    _theme(style)
     g = sns.relplot(
         table,
         x="sigma",
@@ -103,14 +101,14 @@ def texture_lines(table: pd.DataFrame, style: Mapping) -> plt.Figure:
         facet_kws={"ylim": (0, 1.02)},
     )
     g.set_titles("{col_name}")
-    g.set_axis_labels("σ (blur, px)", "mean AP")
+    g.set_axis_labels(PANEL_SIGMA_AXIS, "mean AP")
     return g.figure
 
 
+@themed
 def exp3_lines(table: pd.DataFrame, style: Mapping, labels: Mapping[str, str]) -> plt.Figure:
     """Exp 3.1 / 3.2 per model and scorer: mean AP vs intensity; rows mode, columns model.
     table: columns model, mode, score, intensity, ap; labels: model -> display name."""
-    _theme(style)
     modes = {"healthy": "Exp 3.1", "anomalous": "Exp 3.2"}  # caption: which image x̂ is of
     data = table.assign(
         model=table["model"].map(lambda m: labels.get(m, m)), mode=table["mode"].map(modes)
