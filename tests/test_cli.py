@@ -53,6 +53,10 @@ def test_check_config_show_prints_the_defaults():
         ("datasets: {synthetic: {subjcts: 3}}\n", "'datasets.synthetic'"),  # a nested typo
         ("anomaly: {radius: 70}\n", "'anomaly.radius'"),  # schema-valid, cross-key invalid
         ("evaluation: {example_models: [nope]}\n", "'nope' is not an entry of 'models'"),
+        # the workflow's own start-up checks, not a copy that had drifted from them
+        ("trainng: {steps: 3}\n", "Did you mean 'training'?"),
+        ("anomaly: {radius: .nan}\n", "'anomaly.radius': nan is not a finite number"),
+        ("scores: {nosuch: {}}\n", "'scores.nosuch': unknown scorer 'nosuch'"),
     ],
 )
 def test_check_config_names_the_bad_key_in_one_line(tmp_path, overlay, expected):

@@ -3,8 +3,8 @@
     residual-pitfalls check-config my.yaml          config.yaml + overlays: schema and cross-key checks
     residual-pitfalls ap labels.nii.gz map.nii.gz   sklearn's AP of your own anomaly map (fast path)
 
-Thin over the library: ``settings.check_config`` (what the workflow runs at start-up) and
-``metrics.average_precision`` / ``average_precision_batch``.
+Thin over the library: ``settings.validate_config`` and ``scores.resolve_scorers`` (what the
+workflow runs at start-up) and ``metrics.average_precision`` / ``average_precision_batch``.
 """
 
 from __future__ import annotations
@@ -60,35 +60,17 @@ def merged_config(root: Path, overlays: Sequence[Path]) -> dict:
     return config
 
 
-def schema_error(config: dict, schema_path: Path) -> str | None:
-    """The most relevant schema violation as one line naming the key, or None if it is valid."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
-
-    error = best_match(
-        Draft202012Validator(yaml.safe_load(schema_path.read_text())).iter_errors(config)
-    )
-    if error is None:
-        return None
-    key = ".".join(str(p) for p in error.absolute_path)
-    return f"{f'config key {key!r}' if key else 'config'}: {error.message}"
-
-
 def check_config_command(args: argparse.Namespace) -> int:
-    from snakemake.utils import validate
-
     from residual_pitfalls.architectures import ARCHITECTURES
-    from residual_pitfalls.settings import ConfigError, check_config
+    from residual_pitfalls.score_experiments import zoo_entries
+    from residual_pitfalls.scores import resolve_scorers
+    from residual_pitfalls.settings import ConfigError, validate_config
 
     root = _workflow_root(args.workflow)
     config = merged_config(root, args.overlays)
-    message = schema_error(config, root / SCHEMA)
-    if message is not None:
-        print(f"error: {message}", file=sys.stderr)
-        return 1
-    validate(config, str(root / SCHEMA))  # fills the defaults, as the workflow does
-    try:
-        check_config(config, known_archs=ARCHITECTURES)
+    try:  # the workflow's start-up checks, except those that need the data set's files
+        validate_config(config, str((root / SCHEMA).resolve()), known_archs=ARCHITECTURES)
+        resolve_scorers(zoo_entries(config.get("scores")))
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -1,8 +1,9 @@
 """Checks of a configuration mapping that a JSON schema cannot express (cross-key consistency).
 
-The workflow first calls ``check_finite`` (a NaN passes every bound of a JSON schema), then
-validates config.yaml against workflow/schemas/config.schema.yaml (types, ranges, unknown keys),
-then calls ``check_config``. Every error names the key and says what is expected.
+``validate_config`` is what the workflow and ``residual-pitfalls check-config`` run: first
+``check_finite`` (a NaN passes every bound of a JSON schema), then the JSON schema
+workflow/schemas/config.schema.yaml (types, ranges, unknown keys), then ``check_config``. Every
+error names the key and says what is expected.
 """
 
 from __future__ import annotations
@@ -92,6 +93,23 @@ def describe_schema_error(error: ValidationError) -> str:
 def _linspace_bounds(config: Mapping, key: str) -> tuple[float, float, int]:
     spec = config["grid"][key]
     return float(spec["start"]), float(spec["stop"]), int(spec["num"])
+
+
+def validate_config(config: dict, schema_path: str, known_archs: Iterable[str]) -> None:
+    """All checks of a merged configuration, in order; fills in the schema's defaults in place.
+    `schema_path`: absolute. Raises ConfigError with one short message that names the key."""
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    check_finite(config)  # first: NaN passes every bound of a JSON schema
+    try:
+        validate(config, schema_path)
+    except WorkflowError as error:
+        # Snakemake would print the whole schema and config (~400 lines for a top-level typo).
+        if not isinstance(error.__context__, ValidationError):
+            raise
+        raise ConfigError(describe_schema_error(error.__context__)) from None
+    check_config(config, known_archs)
 
 
 def check_config(config: Mapping, known_archs: Iterable[str]) -> None:

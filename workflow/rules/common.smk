@@ -10,32 +10,21 @@ sys.path.insert(0, SRC)
 _paths = dict(os.environ).get("PYTHONPATH")
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, _paths) if p))
 
-from residual_pitfalls.settings import (
-    ConfigError,
-    check_config,
-    check_finite,
-    describe_schema_error,
-)
+from residual_pitfalls.settings import validate_config
 from residual_pitfalls.data.companions import drop_companions, pair_files
 from residual_pitfalls.data.nifti import list_volumes
 from residual_pitfalls.data.split import split_volumes
 
 from residual_pitfalls.architectures import ARCHITECTURES
-from jsonschema import ValidationError
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 from residual_pitfalls.score_experiments import check_zoo, zoo_entries
 from residual_pitfalls.scores import resolve_scorers
 
-check_finite(config)  # first: NaN passes every bound of a JSON schema
-try:  # types, ranges, unknown keys; fills in the schema's defaults
-    validate(config, "../schemas/config.schema.yaml")
-except WorkflowError as error:
-    # Snakemake would print the whole schema and config (~400 lines for a top-level typo).
-    if not isinstance(error.__context__, ValidationError):
-        raise
-    raise ConfigError(describe_schema_error(error.__context__)) from None
-check_config(config, known_archs=ARCHITECTURES)
+# NaN, schema (types, ranges, unknown keys; fills in its defaults), cross-key checks
+validate_config(
+    config,
+    os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
+    known_archs=ARCHITECTURES,
+)
 
 DATASET = config["datasets"][config["dataset"]]
 
