@@ -3,7 +3,6 @@ files it describes (figure tables, data stacks, model weights) with their checks
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 
 import yaml
+
+from residual_pitfalls.download import sha256_of
 
 PACKAGES = (
     "residual-pitfalls",
@@ -96,13 +97,9 @@ def describe_config(config: Mapping) -> dict:
 def file_record(path: str | Path) -> dict[str, str | int]:
     """``{sha256, bytes, modified}`` of a file (modified: its UTC mtime, ISO 8601)."""
     path = Path(path)
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
     stat = path.stat()
     return {
-        "sha256": digest.hexdigest(),
+        "sha256": sha256_of(path),
         "bytes": stat.st_size,
         "modified": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds"),
     }

@@ -24,6 +24,7 @@ from residual_pitfalls.scores import (
     SCORES,
     HealthyStats,
     ScorerSpec,
+    _stats_for,
     check_scorer,
     healthy_stats,
     score_maps,
@@ -46,13 +47,6 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 }
 
 Stats = HealthyStats | Mapping[float, HealthyStats] | None
-
-
-def _stats_at(stats: Stats, sigma: float) -> HealthyStats | None:
-    """One sigma's statistics from a per-sigma mapping (Exp 1/2), or `stats` itself."""
-    if isinstance(stats, Mapping):
-        return stats[float(sigma)]
-    return stats
 
 
 def scored_texture_curves(
@@ -90,7 +84,7 @@ def scored_texture_curves(
         recon = np.stack([blur(img, float(sigma)) for img in images])
         for anomaly, (anomalous, labels) in painted.items():
             maps = score_maps(
-                spec, anomalous, recon, stats=_stats_at(stats, sigma), brain_masks=brains
+                spec, anomalous, recon, stats=_stats_for(stats, sigma), brain_masks=brains
             )
             aps[anomaly][:, s] = average_precision_batch(labels, maps)
     n, k = len(images), len(sigmas)

@@ -142,6 +142,18 @@ def model_curve_table(
     return pd.concat(curves, ignore_index=True), matched_frame
 
 
+def model_curve_csv(curves: pd.DataFrame, matched: pd.DataFrame) -> pd.DataFrame:
+    """Fig. 3(a)'s CSV: the model curves (curve = model) and their matched blur curves
+    (curve = matched_blur, their sigma as matched_sigma), as `model_curve_table` returns them."""
+    return pd.concat(
+        [
+            curves.assign(curve="model"),
+            matched.rename(columns={"sigma": "matched_sigma"}).assign(curve="matched_blur"),
+        ],
+        ignore_index=True,
+    )
+
+
 def _match_sigma(curve: pd.DataFrame, grid: pd.DataFrame) -> tuple[float, bool, pd.DataFrame]:
     """(matched sigma, whether it sits at the grid edge, the matched Exp 1 curve: intensity,ap);
     grid: mean AP, rows intensity, columns sigma."""

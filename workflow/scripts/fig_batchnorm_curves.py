@@ -5,7 +5,7 @@ import pandas as pd
 
 from residual_pitfalls.figures import model_curves, save_figure
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.summaries import model_curve_table
+from residual_pitfalls.summaries import model_curve_csv, model_curve_table
 
 TAGS = {"eval": "eval BN", "per_image": "per-image BN"}
 
@@ -26,12 +26,5 @@ with job_log(snakemake.log[0]):
         matched.append(mode_matched.assign(batchnorm=mode))
     curves, matched = pd.concat(curves, ignore_index=True), pd.concat(matched, ignore_index=True)
     fig = model_curves(curves, matched if len(matched) else None, style, snakemake.params.title)
-    table = pd.concat(
-        [
-            curves.assign(curve="model"),
-            matched.rename(columns={"sigma": "matched_sigma"}).assign(curve="matched_blur"),
-        ],
-        ignore_index=True,
-    )
-    save_figure(fig, table, snakemake.output.pdf, dpi=style["dpi"])
+    save_figure(fig, model_curve_csv(curves, matched), snakemake.output.pdf, dpi=style["dpi"])
     print(curves.groupby(["batchnorm", "model"], sort=False)[["matched_sigma", "censored"]].first())

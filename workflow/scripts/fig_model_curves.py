@@ -4,7 +4,7 @@ import pandas as pd
 
 from residual_pitfalls.figures import model_curves, save_figure
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.summaries import model_curve_table
+from residual_pitfalls.summaries import model_curve_csv, model_curve_table
 
 with job_log(snakemake.log[0]):
     style = snakemake.params.style
@@ -22,17 +22,7 @@ with job_log(snakemake.log[0]):
         curves, matched if len(matched) else None, style, snakemake.params.title, families
     )
     # Fig. 3(a) has the same columns whether or not evaluation.matched_models is empty
-    table = (
-        pd.concat(
-            [
-                curves.assign(curve="model"),
-                matched.rename(columns={"sigma": "matched_sigma"}).assign(curve="matched_blur"),
-            ],
-            ignore_index=True,
-        )
-        if grid
-        else curves
-    )
+    table = model_curve_csv(curves, matched) if grid else curves
     save_figure(fig, table, snakemake.output.pdf, dpi=style["dpi"])
     if "matched_sigma" in curves:
         print(curves.groupby("model")[["matched_sigma", "censored"]].first())
