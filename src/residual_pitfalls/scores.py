@@ -449,29 +449,18 @@ class Scorer:
     reach: int | None = None
     align: int = 1
     needs_stats: bool = False
-    description: str = ""
     sweep: Callable[..., np.ndarray] | None = None
-
-    def __call__(self, inputs: np.ndarray, reconstructions: np.ndarray, **kwargs) -> np.ndarray:
-        kwargs.setdefault("stats", None)
-        return self.fn(inputs, reconstructions, **kwargs)
 
 
 SCORES: dict[str, Scorer] = {
-    "residual": Scorer(residual, 0, description="|x - x_hat| (the paper's)"),
-    "positive_residual": Scorer(positive_residual, 0, description="max(x - x_hat, 0)"),
-    "ssim": Scorer(ssim, _SSIM_RADIUS, description="1 - SSIM(x, x_hat)"),
-    "msgms": Scorer(
-        msgms, _MSGMS_REACH, _MSGMS_ALIGN, description="1 - MSGMS(x, x_hat)", sweep=_msgms_sweep
-    ),
-    "residual_ssim": Scorer(residual_ssim, _SSIM_RADIUS, description="|x - x_hat| * (1 - SSIM)"),
-    "intensity": Scorer(intensity, 0, description="x (thresholding the input)"),
-    "pixel_zscore": Scorer(
-        pixel_zscore, 0, needs_stats=True, description="|x - mu(p)| / (s(p) + eps)"
-    ),
-    "residual_zscore": Scorer(
-        residual_zscore, 0, needs_stats=True, description="(|x - x_hat| - mu_r) / (s_r + eps)"
-    ),
+    "residual": Scorer(residual, 0),
+    "positive_residual": Scorer(positive_residual, 0),
+    "ssim": Scorer(ssim, _SSIM_RADIUS),
+    "msgms": Scorer(msgms, _MSGMS_REACH, _MSGMS_ALIGN, sweep=_msgms_sweep),
+    "residual_ssim": Scorer(residual_ssim, _SSIM_RADIUS),
+    "intensity": Scorer(intensity, 0),
+    "pixel_zscore": Scorer(pixel_zscore, 0, needs_stats=True),
+    "residual_zscore": Scorer(residual_zscore, 0, needs_stats=True),
 }
 
 
@@ -887,29 +876,6 @@ def _sweep_aps(
     return aps
 
 
-def _image_grid_fast(
-    image: np.ndarray,
-    centre: np.ndarray,
-    radius: float,
-    intensities: np.ndarray,
-    sigmas: np.ndarray,
-    spec: ScorerSpec,
-    stats: object,
-) -> np.ndarray:
-    """(S, K) APs of one image for any scorer, reconstruction = blur(image, sigma)."""
-    image = np.asarray(image, dtype=np.float32)
-    label = disk_label(image, (int(centre[0]), int(centre[1])), radius)
-    values = np.asarray(intensities, dtype=np.float64).astype(np.float32)
-    return np.stack(
-        [
-            _sweep_aps(
-                image, blur(image, float(sigma)), label, values, spec, _stats_for(stats, sigma)
-            )
-            for sigma in sigmas
-        ]
-    ).reshape(len(sigmas), len(values))
-
-
 def _naive_aps(
     image: np.ndarray,
     recon: np.ndarray,
@@ -929,7 +895,7 @@ def _naive_aps(
     return aps
 
 
-def _image_grid_naive(
+def _image_grid(
     image: np.ndarray,
     centre: np.ndarray,
     radius: float,
@@ -937,24 +903,22 @@ def _image_grid_naive(
     sigmas: np.ndarray,
     spec: ScorerSpec,
     stats: object,
+    method: str,
 ) -> np.ndarray:
-    """(S, K) APs of one image: the full map per cell and sklearn (the reference)."""
+    """(S, K) APs of one image for any scorer, reconstruction = blur(image, sigma): the crop fast
+    path (method "fast") or the full map per cell and sklearn ("naive", the reference)."""
     image = np.asarray(image, dtype=np.float32)
     c = (int(centre[0]), int(centre[1]))
-    return np.stack(
-        [
-            _naive_aps(
-                image,
-                blur(image, float(sigma)),
-                c,
-                radius,
-                intensities,
-                spec,
-                _stats_for(stats, sigma),
-            )
-            for sigma in sigmas
-        ]
-    ).reshape(len(sigmas), len(intensities))
+    label = disk_label(image, c, radius)
+    values = np.asarray(intensities, dtype=np.float64).astype(np.float32)
+    rows = []
+    for sigma in sigmas:
+        recon, sigma_stats = blur(image, float(sigma)), _stats_for(stats, sigma)
+        if method == "naive":
+            rows.append(_naive_aps(image, recon, c, radius, intensities, spec, sigma_stats))
+        else:
+            rows.append(_sweep_aps(image, recon, label, values, spec, sigma_stats))
+    return np.stack(rows)
 
 
 def scored_intensity_sigma_grid(
@@ -1018,12 +982,11 @@ def scored_intensity_sigma_grid(
             workers=workers,
             progress=progress,
         )
-    fn = _image_grid_fast if method == "fast" else _image_grid_naive
     args = [
-        (images[i], centres[i], radius, intensities, sigmas, spec, stats)
+        (images[i], centres[i], radius, intensities, sigmas, spec, stats, method)
         for i in range(len(images))
     ]
-    per_image = _parallel_map(fn, args, workers, progress, f"Exp 1 {spec.name}")
+    per_image = _parallel_map(_image_grid, args, workers, progress, f"Exp 1 {spec.name}")
     return grid_frame(per_image, sigmas, intensities)
 
 
