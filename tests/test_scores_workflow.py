@@ -524,3 +524,27 @@ def test_bad_zoo_config_is_a_start_up_error_naming_the_key(tmp_path, broken_modu
     )
     assert result.returncode != 0
     assert key in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
+
+
+def test_model_statistics_use_the_configured_batchnorm_mode(tmp_path):
+    """residual_zscore standardises a model's Exp 3 residuals by its residuals on the validation
+    slices: both must come from the same evaluation mode, or per-image BatchNorm is scored against
+    eval-mode statistics without a word."""
+    from residual_pitfalls.models import load_model, reconstruct
+    from residual_pitfalls.score_experiments import model_healthy_stats
+    from residual_pitfalls.scores import load_healthy_stats
+
+    mode = overlay(tmp_path, "bn.yaml", "evaluation: {batchnorm: per_image}\n")
+    snakemake(
+        tmp_path, "results/metrics/scores/healthy_ae128.npz", "--configfile", str(TINY), mode,
+        "--cores", "2",
+    )  # fmt: skip
+    model = load_model(tmp_path / "results" / "models" / "ae128" / "model.pt")
+    val = np.load(tmp_path / "results" / "data" / "val.npy")
+    train = np.load(tmp_path / "results" / "data" / "train.npy")
+    saved = load_healthy_stats(tmp_path / "results" / "metrics" / "scores" / "healthy_ae128.npz")
+    for batchnorm, same in (("per_image", True), ("eval", False)):
+        rec = reconstruct(model, val, batch_size=8, batchnorm=batchnorm)
+        expected = model_healthy_stats(train, val, rec)
+        equal = np.allclose(saved.residual_mean, expected.residual_mean, atol=1e-6)
+        assert equal == same, batchnorm

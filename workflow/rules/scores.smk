@@ -42,6 +42,7 @@ rule score_model_stats:
     params:
         spec=lambda wc: config["models"][wc.model],
         batch_size=config["evaluation"]["batch_size"],
+        batchnorm=config["evaluation"]["batchnorm"],
     # a few dozen validation slices: no GPU requested (a local one is still used when present)
     threads: 1
     resources:

@@ -1,28 +1,19 @@
 """Exp 3.1 / 3.2: a model reconstructs the healthy or the anomalous test images; AP per intensity.
 Rule model_examples: the same model's Fig. 4(a) examples (anomalous inputs) instead."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import torch
 
 from residual_pitfalls.experiments import linspace, model_examples, model_intensity_curves
-from residual_pitfalls.models import load_model, reconstruct
-from residual_pitfalls.models.external import load_external_model
+from residual_pitfalls.models import load_configured_model, reconstruct
 from residual_pitfalls.runlog import job_log
 from residual_pitfalls.score_experiments import RecordedReconstructions
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)  # jobs run side by side: no oversubscription
-    spec = snakemake.params.spec
-    checkpoint = Path(snakemake.input.checkpoint)
-    if "checkpoint" in spec:  # a model we did not write: evaluated exactly like ours
-        model = load_external_model(
-            checkpoint=checkpoint, class_path=spec.get("class_path"), hparams=spec.get("hparams")
-        )
-    else:
-        model = load_model(checkpoint)
+    # a model we did not write is evaluated exactly like ours
+    model = load_configured_model(snakemake.params.spec, snakemake.input.checkpoint)
     images = np.load(snakemake.input.images)
     centres = pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy()
 

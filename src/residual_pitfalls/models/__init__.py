@@ -25,7 +25,7 @@ from torch import nn
 
 from residual_pitfalls.architectures import ARCHITECTURES
 from residual_pitfalls.models.autoencoder import AutoEncoder, SpatialAutoEncoder
-from residual_pitfalls.models.external import import_class
+from residual_pitfalls.models.external import import_class, load_external_model
 from residual_pitfalls.models.vqvae import VQVAE2
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "VQVAE2",
     "build_model",
     "default_device",
+    "load_configured_model",
     "load_model",
     "load_state_dict_checked",
     "has_batchnorm",
@@ -212,6 +213,18 @@ def _batchnorm_layers(model: nn.Module) -> list[nn.Module]:
         if isinstance(m, nn.modules.batchnorm._BatchNorm)
         or getattr(m, "original_name", None) in _BATCHNORM_NAMES
     ]
+
+
+def load_configured_model(spec: Mapping[str, Any], checkpoint: str | Path) -> nn.Module:
+    """The model of a config ``models:`` entry, on the CPU in eval mode: one this package trained
+    (:func:`load_model`), or a bring-your-own ``checkpoint`` entry (``models.external``)."""
+    if "checkpoint" in spec:
+        return load_external_model(
+            checkpoint=Path(checkpoint),
+            class_path=spec.get("class_path"),
+            hparams=spec.get("hparams"),
+        )
+    return load_model(checkpoint)
 
 
 def has_batchnorm(model: nn.Module) -> bool:
