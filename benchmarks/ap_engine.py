@@ -1,4 +1,4 @@
-"""Benchmark of the AP engine (``residual_pitfalls.metrics``) against sklearn on Exp 1 cells.
+"""Benchmark of the AP engine (``residual_pitfalls.metrics.ap``) against sklearn on Exp 1 cells.
 
 Usage: ``python benchmarks/ap_engine.py [--images N] [--checks K] [--seed S]``
 
@@ -31,7 +31,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from sklearn.metrics import average_precision_score
 
-from residual_pitfalls.metrics import average_precision, average_precision_intensity_sweep
+from residual_pitfalls.metrics.ap import average_precision, average_precision_intensity_sweep
 
 SIGMAS = (0.5, 1.0, 2.0, 5.0)
 INTENSITIES = np.linspace(0.0, 1.0, 100)  # the paper's intensity grid

@@ -43,13 +43,9 @@ from residual_pitfalls.score_summaries import (
     summary_table,
     texture_means,
 )
-from residual_pitfalls.scores import (
-    SCORES,
-    ScoreError,
-    blurred_healthy_stats,
-    resolve_scorers,
-    score_maps,
-)
+from residual_pitfalls.scorers.builtin import SCORES
+from residual_pitfalls.scorers.registry import resolve_scorers, score_maps
+from residual_pitfalls.scorers.stats import ScoreError, blurred_healthy_stats
 from residual_pitfalls.settings import ConfigError
 from residual_pitfalls.summaries import heatmap_table
 
@@ -532,7 +528,7 @@ def test_model_statistics_use_the_configured_batchnorm_mode(tmp_path):
     eval-mode statistics without a word."""
     from residual_pitfalls.models import load_model, reconstruct
     from residual_pitfalls.score_experiments import model_healthy_stats
-    from residual_pitfalls.scores import load_healthy_stats
+    from residual_pitfalls.scorers.stats import load_healthy_stats
 
     mode = overlay(tmp_path, "bn.yaml", "evaluation: {batchnorm: per_image}\n")
     snakemake(

@@ -63,7 +63,7 @@ def merged_config(root: Path, overlays: Sequence[Path]) -> dict:
 def check_config_command(args: argparse.Namespace) -> int:
     from residual_pitfalls.architectures import ARCHITECTURES
     from residual_pitfalls.score_experiments import zoo_entries
-    from residual_pitfalls.scores import resolve_scorers
+    from residual_pitfalls.scorers.registry import resolve_scorers
     from residual_pitfalls.settings import ConfigError, validate_config
 
     root = _workflow_root(args.workflow)
@@ -101,7 +101,7 @@ def load_array(path: Path) -> np.ndarray:
 
 
 def ap_command(args: argparse.Namespace) -> int:
-    from residual_pitfalls.metrics import average_precision, average_precision_batch
+    from residual_pitfalls.metrics.ap import average_precision, average_precision_batch
 
     labels, scores = load_array(args.labels), load_array(args.scores)
     try:

@@ -16,7 +16,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from residual_pitfalls.anomalies import disk_label, make_anomaly
-from residual_pitfalls.metrics import average_precision, average_precision_intensity_sweep
+from residual_pitfalls.metrics.ap import average_precision, average_precision_intensity_sweep
 from residual_pitfalls.reconstruction import blur
 
 

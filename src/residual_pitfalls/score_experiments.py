@@ -18,18 +18,13 @@ from tqdm.auto import tqdm
 
 from residual_pitfalls.anomalies import disk_label, make_anomaly
 from residual_pitfalls.experiments import _check_inputs, disk_anomalous_images, texture_rng
-from residual_pitfalls.metrics import average_precision_batch, best_dice, mean_auroc, pooled_ap
+from residual_pitfalls.metrics.ap import average_precision_batch
+from residual_pitfalls.metrics.segmentation import best_dice, mean_auroc, pooled_ap
 from residual_pitfalls.reconstruction import blur
-from residual_pitfalls.scores import (
-    SCORES,
-    HealthyStats,
-    ScorerSpec,
-    _stats_for,
-    check_scorer,
-    healthy_stats,
-    score_maps,
-    scored_intensity_sweep,
-)
+from residual_pitfalls.scorers.builtin import SCORES
+from residual_pitfalls.scorers.fast_path import _stats_for, scored_intensity_sweep
+from residual_pitfalls.scorers.registry import ScorerSpec, check_scorer, score_maps
+from residual_pitfalls.scorers.stats import HealthyStats, healthy_stats
 from residual_pitfalls.settings import ConfigError
 
 

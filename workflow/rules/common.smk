@@ -17,7 +17,7 @@ from residual_pitfalls.data.split import split_volumes
 
 from residual_pitfalls.architectures import ARCHITECTURES
 from residual_pitfalls.score_experiments import check_zoo, zoo_entries
-from residual_pitfalls.scores import resolve_scorers
+from residual_pitfalls.scorers.registry import resolve_scorers
 
 # NaN, schema (types, ranges, unknown keys; fills in its defaults), cross-key checks
 validate_config(
