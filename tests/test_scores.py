@@ -17,7 +17,7 @@ from scipy.ndimage import binary_erosion, gaussian_filter, median_filter
 from skimage.metrics import structural_similarity
 
 from residual_pitfalls.anomalies import anomaly_centres
-from residual_pitfalls.experiments import intensity_sigma_grid
+from residual_pitfalls.experiments.paper import intensity_sigma_grid
 from residual_pitfalls.scorers.builtin import SCORES
 from residual_pitfalls.scorers.fast_path import scored_intensity_sigma_grid, scored_intensity_sweep
 from residual_pitfalls.scorers.registry import (

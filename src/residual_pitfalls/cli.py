@@ -62,7 +62,7 @@ def merged_config(root: Path, overlays: Sequence[Path]) -> dict:
 
 def check_config_command(args: argparse.Namespace) -> int:
     from residual_pitfalls.architectures import ARCHITECTURES
-    from residual_pitfalls.score_experiments import zoo_entries
+    from residual_pitfalls.experiments.zoo import zoo_entries
     from residual_pitfalls.scorers.registry import resolve_scorers
     from residual_pitfalls.settings import ConfigError, validate_config
 

@@ -76,7 +76,7 @@ def texture_means(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
 def exp3_table(per_image: Iterable[pd.DataFrame], pooled: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Exp 3.1/3.2 of every (model, mode): columns model, mode, score, intensity, ap (mean
     per-image AP) and one column per metric of `pooled` (pooled_ap, auroc, best_dice: each computed
-    over all test images at once, see ``score_experiments.METRICS``).
+    over all test images at once, see ``experiments.zoo.METRICS``).
 
     per_image: frames with model, mode, score, image, intensity, ap; pooled: frames with model,
     mode, score, intensity and the metric columns (possibly none).

@@ -16,7 +16,7 @@ from residual_pitfalls.data.nifti import list_volumes
 from residual_pitfalls.data.split import split_volumes
 
 from residual_pitfalls.architectures import ARCHITECTURES
-from residual_pitfalls.score_experiments import check_zoo, zoo_entries
+from residual_pitfalls.experiments.zoo import check_zoo, zoo_entries
 from residual_pitfalls.scorers.registry import resolve_scorers
 
 # NaN, schema (types, ranges, unknown keys; fills in its defaults), cross-key checks

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from residual_pitfalls.experiments import texture_rng
+from residual_pitfalls.experiments.paper import texture_rng
 from residual_pitfalls.figures import image_grid, save_figure
 from residual_pitfalls.runlog import job_log
 from residual_pitfalls.summaries import anomaly_example_rows

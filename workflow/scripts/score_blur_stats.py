@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from residual_pitfalls.experiments import linspace
+from residual_pitfalls.experiments.paper import linspace
+from residual_pitfalls.experiments.zoo import save_blurred_stats
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.score_experiments import save_blurred_stats
 from residual_pitfalls.scorers.stats import blurred_healthy_stats
 
 with job_log(snakemake.log[0]):

@@ -18,6 +18,12 @@ import numpy as np
 import pandas as pd
 
 from residual_pitfalls.anomalies import disk_anomaly, disk_label
+from residual_pitfalls.experiments.paper import (
+    grid_frame,
+    intensity_sigma_grid,
+    intensity_sweep_aps,
+)
+from residual_pitfalls.experiments.parallel import check_inputs, parallel_map
 from residual_pitfalls.metrics.ap import (
     NoPositivesWarning,
     average_precision_batch,
@@ -159,7 +165,7 @@ def scored_intensity_sigma_grid(
     The anomalous input is the healthy slice with the disk ∩ brain set to ``float32(I)``, the
     reconstruction is the healthy slice blurred with sigma, the label is the disk ∩ brain and the
     brain mask (for ``erode``) is the healthy slice's ``> 0``; exactly the semantics of
-    :func:`residual_pitfalls.experiments.intensity_sigma_grid`, which the plain ``residual``
+    :func:`residual_pitfalls.experiments.paper.intensity_sigma_grid`, which the plain ``residual``
     runs (identical numbers).
 
     Args:
@@ -175,17 +181,10 @@ def scored_intensity_sigma_grid(
         DataFrame with columns image, sigma, intensity, ap (N * S * K rows, the order of
         ``intensity_sigma_grid``).
     """
-    from residual_pitfalls.experiments import (
-        _check_inputs,
-        _parallel_map,
-        grid_frame,
-        intensity_sigma_grid,
-    )
-
     spec = _spec(spec)
     images = np.asarray(images)
     centres = np.asarray(centres)
-    _check_inputs(images, centres)
+    check_inputs(images, centres)
     intensities = np.asarray(intensities, dtype=np.float64).reshape(-1)
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
     if method not in ("fast", "naive"):
@@ -206,7 +205,7 @@ def scored_intensity_sigma_grid(
         (images[i], centres[i], radius, intensities, sigmas, spec, stats, method)
         for i in range(len(images))
     ]
-    per_image = _parallel_map(_image_grid, args, workers, progress, f"Exp 1 {spec.name}")
+    per_image = parallel_map(_image_grid, args, workers, progress, f"Exp 1 {spec.name}")
     return grid_frame(per_image, sigmas, intensities)
 
 
@@ -227,7 +226,7 @@ def scored_intensity_sweep(
     reconstruction ``reconstructions[i]`` (e.g. a model's reconstruction of the *healthy* slice)
     does not depend on I; label = disk ∩ brain; brain mask (``erode``) = healthy slice > 0.
     Exp 1 is the special case ``reconstructions = blur(images, sigma)``. The plain ``residual``
-    runs :func:`residual_pitfalls.experiments.intensity_sweep_aps` (the paper's Exp 3.1 engine).
+    runs :func:`residual_pitfalls.experiments.paper.intensity_sweep_aps` (the paper's Exp 3.1 engine).
 
     Args:
         images: ``(N, H, W)`` float32 healthy slices in [0, 1]; centres ``(N, 2)``.
@@ -239,12 +238,10 @@ def scored_intensity_sweep(
     Returns:
         ``(N, K)`` float64 APs.
     """
-    from residual_pitfalls.experiments import _check_inputs, intensity_sweep_aps
-
     spec = _spec(spec)
     images = np.asarray(images, dtype=np.float32)
     centres = np.asarray(centres)
-    _check_inputs(images, centres)
+    check_inputs(images, centres)
     reconstructions = np.asarray(reconstructions, dtype=np.float32)
     if reconstructions.shape != images.shape:
         raise ValueError(
