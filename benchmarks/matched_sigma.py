@@ -46,7 +46,7 @@ from residual_pitfalls.experiments.paper import (
     model_intensity_curves,
 )
 from residual_pitfalls.models import has_batchnorm, load_model, reconstruct, sized_hparams
-from residual_pitfalls.summaries import model_curve_table
+from residual_pitfalls.reporting.summaries import model_curve_table
 from residual_pitfalls.synthetic import synthetic_volume
 from residual_pitfalls.train import train_model
 

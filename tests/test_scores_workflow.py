@@ -36,7 +36,8 @@ from residual_pitfalls.experiments.zoo import (
     zoo_entries,
 )
 from residual_pitfalls.reconstruction import blur
-from residual_pitfalls.score_summaries import (
+from residual_pitfalls.reporting.summaries import heatmap_table
+from residual_pitfalls.reporting.zoo_summaries import (
     blindspot_table,
     exp1_means,
     exp3_table,
@@ -47,7 +48,6 @@ from residual_pitfalls.scorers.builtin import SCORES
 from residual_pitfalls.scorers.registry import resolve_scorers, score_maps
 from residual_pitfalls.scorers.stats import ScoreError, blurred_healthy_stats
 from residual_pitfalls.settings import ConfigError
-from residual_pitfalls.summaries import heatmap_table
 
 BYOS = REPO / "examples" / "byos"
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from residual_pitfalls.summaries import heatmap_table
+from residual_pitfalls.reporting.summaries import heatmap_table
 
 BLIND_AP = 0.5  # a scorer is "blind" at a cell where its mean AP is below this (issue 9)
 SUMMARY_SIGMAS = (1.0, 2.0)  # min_ap_sigma1, min_ap_sigma2: the grid sigma nearest each
