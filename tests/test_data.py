@@ -728,7 +728,7 @@ def test_not_skull_stripped_dataset_needs_a_mask():
     from snakemake.utils import validate
 
     from residual_pitfalls.architectures import ARCHITECTURES
-    from residual_pitfalls.settings import ConfigError, check_config
+    from residual_pitfalls.config import ConfigError, check_config
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     for key, value in yaml.safe_load((REPO / "config" / "lesions.yaml").read_text()).items():

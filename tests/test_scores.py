@@ -17,6 +17,7 @@ from scipy.ndimage import binary_erosion, gaussian_filter, median_filter
 from skimage.metrics import structural_similarity
 
 from residual_pitfalls.anomalies import anomaly_centres
+from residual_pitfalls.config import ConfigError
 from residual_pitfalls.experiments.paper import intensity_sigma_grid
 from residual_pitfalls.scorers.builtin import SCORES
 from residual_pitfalls.scorers.fast_path import scored_intensity_sigma_grid, scored_intensity_sweep
@@ -34,7 +35,6 @@ from residual_pitfalls.scorers.stats import (
     load_healthy_stats,
     save_healthy_stats,
 )
-from residual_pitfalls.settings import ConfigError
 
 BYOS = Path(__file__).resolve().parents[1] / "examples" / "byos"
 BUILTINS = [

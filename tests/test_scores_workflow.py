@@ -19,6 +19,7 @@ from helpers import REPO, TINY, snakemake_command
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from residual_pitfalls.anomalies import anomaly_centres, disk_label
+from residual_pitfalls.config import ConfigError
 from residual_pitfalls.experiments.paper import (
     disk_anomalous_images,
     model_intensity_curves,
@@ -47,7 +48,6 @@ from residual_pitfalls.reporting.zoo_summaries import (
 from residual_pitfalls.scorers.builtin import SCORES
 from residual_pitfalls.scorers.registry import resolve_scorers, score_maps
 from residual_pitfalls.scorers.stats import ScoreError, blurred_healthy_stats
-from residual_pitfalls.settings import ConfigError
 
 BYOS = REPO / "examples" / "byos"
 

@@ -10,7 +10,7 @@ sys.path.insert(0, SRC)
 _paths = dict(os.environ).get("PYTHONPATH")
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, _paths) if p))
 
-from residual_pitfalls.settings import validate_config
+from residual_pitfalls.config import validate_config
 from residual_pitfalls.data.companions import drop_companions, pair_files
 from residual_pitfalls.data.nifti import list_volumes
 from residual_pitfalls.data.split import split_volumes

@@ -17,6 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from residual_pitfalls.anomalies import disk_label, make_anomaly
+from residual_pitfalls.config import ConfigError
 from residual_pitfalls.experiments.paper import disk_anomalous_images, texture_rng
 from residual_pitfalls.experiments.parallel import check_inputs
 from residual_pitfalls.metrics.ap import average_precision_batch
@@ -26,7 +27,6 @@ from residual_pitfalls.scorers.builtin import SCORES
 from residual_pitfalls.scorers.fast_path import _stats_for, scored_intensity_sweep
 from residual_pitfalls.scorers.registry import ScorerSpec, check_scorer, score_maps
 from residual_pitfalls.scorers.stats import HealthyStats, healthy_stats
-from residual_pitfalls.settings import ConfigError
 
 
 # config evaluation.metrics: name -> fn((N, H, W) bool labels, (N, H, W) maps) -> float, each

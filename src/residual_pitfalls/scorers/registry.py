@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import binary_erosion, median_filter
 
+from residual_pitfalls.config import ConfigError
 from residual_pitfalls.scorers.builtin import SCORES, Scorer, residual
 from residual_pitfalls.scorers.stats import HealthyStats, ScoreError, _as_stack, healthy_stats
-from residual_pitfalls.settings import ConfigError
 
 # --------------------------------------------------------------------------------------------
 # specs (a configured scorer) and their validation
@@ -172,7 +172,7 @@ def resolve_scorers(config_scores: Mapping | None) -> dict[str, ScorerSpec]:
     """Validate a config ``scores:`` mapping; returns name -> :class:`ScorerSpec` in its order.
 
     ``None`` (key absent) means all built-ins with their defaults. Raises
-    :class:`~residual_pitfalls.settings.ConfigError` naming ``scores.<name>...`` on an unknown
+    :class:`~residual_pitfalls.config.ConfigError` naming ``scores.<name>...`` on an unknown
     name, unknown/missing params, a bad ``median``/``erode`` or a function that does not import.
     """
     if config_scores is None:
