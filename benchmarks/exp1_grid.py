@@ -25,8 +25,8 @@ from scipy.ndimage import gaussian_filter
 from sklearn.metrics import average_precision_score
 
 from residual_pitfalls.anomalies import anomaly_centres, disk_anomaly
+from residual_pitfalls.data.synthetic import synthetic_volume
 from residual_pitfalls.experiments.paper import intensity_sigma_grid
-from residual_pitfalls.synthetic import synthetic_volume
 
 
 def centre_slice(subject: int) -> np.ndarray:
