@@ -34,7 +34,6 @@ from residual_pitfalls.experiments.zoo import (
     save_blurred_stats,
     scored_model_curves,
     scored_texture_curves,
-    zoo_entries,
 )
 from residual_pitfalls.reconstruction import blur
 from residual_pitfalls.reporting.summaries import heatmap_table
@@ -46,6 +45,7 @@ from residual_pitfalls.reporting.zoo_summaries import (
     texture_means,
 )
 from residual_pitfalls.scorers.builtin import SCORES
+from residual_pitfalls.scorers.entries import zoo_entries
 from residual_pitfalls.scorers.registry import resolve_scorers, score_maps
 from residual_pitfalls.scorers.stats import ScoreError, blurred_healthy_stats
 
@@ -514,12 +514,16 @@ def test_zoo_builds_every_target_with_a_byo_scorer(tmp_path):
     ],
 )
 def test_bad_zoo_config_is_a_start_up_error_naming_the_key(tmp_path, broken_module, text, key):
+    """At parse, or in the check_setup job for what needs the user's code imported and run."""
     bad = overlay(tmp_path, "bad.yaml", text)
     result = snakemake(
-        tmp_path, "-n", "all", "--configfile", str(TINY), bad, check=False, path=broken_module
-    )
+        tmp_path, "results/checks/setup.ok", "--cores", "1", "--configfile", str(TINY), bad,
+        check=False, path=broken_module,
+    )  # fmt: skip
+    log = tmp_path / "logs" / "check_setup.log"
+    output = result.stdout + result.stderr + (log.read_text() if log.exists() else "")
     assert result.returncode != 0
-    assert key in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
+    assert key in output, output[-3000:]
 
 
 def test_model_statistics_use_the_configured_batchnorm_mode(tmp_path):

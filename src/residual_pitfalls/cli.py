@@ -3,8 +3,8 @@
     residual-pitfalls check-config my.yaml          config.yaml + overlays: schema and cross-key checks
     residual-pitfalls ap labels.nii.gz map.nii.gz   sklearn's AP of your own anomaly map (fast path)
 
-Thin over the library: ``config.validate_config`` and ``scorers.registry.resolve_scorers`` (what the
-workflow runs at start-up) and ``metrics.average_precision`` / ``average_precision_batch``.
+Thin over the library: ``config.check_all`` (what the workflow runs at start-up and in its
+``check_setup`` job) and ``metrics.average_precision`` / ``average_precision_batch``.
 """
 
 from __future__ import annotations
@@ -61,17 +61,13 @@ def merged_config(root: Path, overlays: Sequence[Path]) -> dict:
 
 
 def check_config_command(args: argparse.Namespace) -> int:
-    from residual_pitfalls.architectures import ARCHITECTURES
-    from residual_pitfalls.config import ConfigError, validate_config
-    from residual_pitfalls.experiments.zoo import zoo_entries
-    from residual_pitfalls.scorers.registry import resolve_scorers
+    from residual_pitfalls.config import check_all
 
     root = _workflow_root(args.workflow)
     config = merged_config(root, args.overlays)
-    try:  # the workflow's start-up checks, except those that need the data set's files
-        validate_config(config, str((root / SCHEMA).resolve()), known_archs=ARCHITECTURES)
-        resolve_scorers(zoo_entries(config.get("scores")))
-    except ConfigError as err:
+    try:  # the workflow's start-up checks plus its check_setup job's (deep: imports the code)
+        check_all(config, str((root / SCHEMA).resolve()), deep=True)
+    except (ValueError, OSError) as err:  # ConfigError, ScoreError, a data folder's errors
         print(f"error: {err}", file=sys.stderr)
         return 1
     entry = config["datasets"][config["dataset"]]

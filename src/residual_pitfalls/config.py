@@ -11,13 +11,18 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
+from residual_pitfalls.architectures import ARCHITECTURES
+from residual_pitfalls.data.split import split_volumes
+from residual_pitfalls.errors import ConfigError
+from residual_pitfalls.layout import dataset_files
+from residual_pitfalls.scorers.entries import check_entries, check_zoo_needs
 
-class ConfigError(ValueError):
-    """A configuration value is inconsistent; the message names the key."""
+__all__ = ["ConfigError", "check_all", "check_config", "validate_config"]
 
 
 def key_path(parts: Iterable[str | int]) -> str:
@@ -140,6 +145,10 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
                 "(voxels > 0); give {replace: [old, new]} or {manifest: masks.csv}"
             )
 
+    if isinstance(config["image_size"], float):  # JSON schema counts 64.0 as an integer
+        raise ConfigError(
+            f"config key 'image_size': expected an integer, got {config['image_size']!r}"
+        )
     size = int(config["image_size"])
     axis_slices = config["slices"]
     start, stop = axis_slices["train"]
@@ -183,18 +192,6 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
             "split.val_fraction is 0 (no validation volumes); set val_every: 0 or a val_fraction > 0"
         )
 
-    cmap = config.get("figures", {}).get("cmap")
-    if cmap is not None:
-        try:  # a job's env without matplotlib (data, training) parses the workflow too
-            from matplotlib import colormaps
-        except ImportError:
-            colormaps = None
-        if colormaps is not None and cmap not in colormaps:
-            raise ConfigError(
-                f"config key 'figures.cmap': {cmap!r} is not a matplotlib colormap "
-                "(for instance coolwarm, viridis, magma, gray)"
-            )
-
     known_archs = set(known_archs)
     for key, model in config.get("models", {}).items():
         if "checkpoint" in model:
@@ -227,3 +224,75 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
                     f"config key 'datasets.{lesion}.labels' is required: {figure} plots its labelled "
                     "voxels"
                 )
+
+
+def check_all(
+    config: dict,
+    schema_path: str,
+    *,
+    deep: bool = False,
+) -> dict:
+    """Every check of a configuration, for the workflow's start-up and ``check-config`` alike.
+
+    Fills in the schema's defaults in place and returns the data set's split (``{'train',
+    'val', 'test'}`` -> paths). Without ``deep`` it imports nothing heavy (the workflow's parse):
+    the schema, the cross-key checks, the split of the data set's volumes
+    (:func:`residual_pitfalls.layout.dataset_files`), the zoo's entries and what they need, and
+    each model's checkpoint file and the module of its class or a user scorer's function (found,
+    not imported). ``deep`` (``residual-pitfalls check-config`` and the workflow's
+    ``check_setup`` job) also imports them: :func:`residual_pitfalls.checks.check_code`.
+    Raises ConfigError with one message that names the key.
+    """
+    validate_config(config, schema_path, known_archs=ARCHITECTURES)
+    try:
+        split = split_volumes(
+            [Path(v) for v in dataset_files(config, config["dataset"])],
+            train_fraction=config["split"]["train_fraction"],
+            val_fraction=config["split"]["val_fraction"],
+        )
+    except ValueError as err:  # too few volumes: names the split keys and the counts
+        raise ConfigError(str(err)) from None
+    entries = check_entries(config.get("scores"))
+    check_zoo_needs(
+        entries,
+        config["evaluation"]["metrics"],
+        has_train=bool(split["train"]),
+        has_val=bool(split["val"]),
+        has_models=bool(config["models"]),
+    )
+    for name, entry in entries.items():
+        if entry.is_function:
+            _find_module(entry.source, f"scores.{name}.function")
+    _check_model_files(config["models"])
+    if deep:
+        from residual_pitfalls.checks import check_code
+
+        check_code(config)
+    return split
+
+
+def _find_module(path: str, key: str) -> None:
+    """The module of ``"pkg.module:name"`` exists (found without running it)."""
+    import importlib.util
+
+    module = path.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ConfigError(f"config key '{key}': module {module!r} of {path!r} is not importable")
+
+
+def _check_model_files(models: Mapping) -> None:
+    """A bring-your-own model's checkpoint file exists and its class's module can be found."""
+    for name, spec in models.items():
+        if "checkpoint" not in spec:
+            continue
+        if not Path(spec["checkpoint"]).is_file():
+            raise ConfigError(
+                f"config key 'models.{name}.checkpoint': model {name!r}: no file "
+                f"{spec['checkpoint']!r}"
+            )
+        if "class_path" in spec:
+            _find_module(spec["class_path"], f"models.{name}.class_path")

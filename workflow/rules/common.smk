@@ -10,21 +10,20 @@ sys.path.insert(0, SRC)
 _paths = dict(os.environ).get("PYTHONPATH")
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, _paths) if p))
 
-from residual_pitfalls.config import validate_config
-from residual_pitfalls.data.companions import drop_companions, pair_files
-from residual_pitfalls.data.nifti import list_volumes
-from residual_pitfalls.data.split import split_volumes
+from residual_pitfalls import layout
+from residual_pitfalls.config import check_all
+from residual_pitfalls.layout import download_targets, needs_download
+from residual_pitfalls.scorers.entries import check_entries, zoo_entries
 
-from residual_pitfalls.architectures import ARCHITECTURES
-from residual_pitfalls.experiments.zoo import check_zoo, zoo_entries
-from residual_pitfalls.scorers.registry import resolve_scorers
-
-# NaN, schema (types, ranges, unknown keys; fills in its defaults), cross-key checks
-validate_config(
-    config,
-    os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
-    known_archs=ARCHITECTURES,
-)
+SETUP_OK = "results/checks/setup.ok"  # the check_setup job (checks.smk)
+SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+# Every start-up check (residual-pitfalls check-config runs the same function): NaN, schema
+# (types, ranges, unknown keys; fills in its defaults), cross-key checks, the split of the data
+# set's volumes (computed once here: a missing folder or too few volumes stop the run with an
+# error naming the folder or the counts), the scorer zoo's entries, each model's checkpoint file.
+# The code a config names (user scorers, model classes, hparams) is checked by the check_setup
+# job, so that parsing imports no torch, numba or matplotlib.
+SPLIT = check_all(config, SCHEMA)
 
 DATASET = config["datasets"][config["dataset"]]
 
@@ -38,36 +37,18 @@ wildcard_constraints:
     anomaly="|".join(config["anomaly"]["textures"]) or "^$",
 
 
+
+
+
+
+
+
 def dataset_files(name):
-    """Sorted volume files of a data set: synthesised, downloaded, or found in the user's folder."""
-    entry = config["datasets"][name]
-    if entry["source"] == "synthetic":
-        return [f"results/data/volumes/sub-{i:04d}.nii.gz" for i in range(entry["subjects"])]
-    if needs_download(entry):
-        return download_targets(entry)
-    files = list_volumes(Path(entry["path"]), entry["pattern"])
-    # masks and labels stored next to the images match the pattern too: they are not images
-    kinds = [(entry[k], c) for k, c in (("mask", "mask"), ("labels", "label")) if k in entry]
-    return [
-        str(p)
-        for p in drop_companions(
-            files,
-            replace=[tuple(spec["replace"]) for spec, _ in kinds if "replace" in spec],
-            manifests=[(Path(spec["manifest"]), c) for spec, c in kinds if "manifest" in spec],
-        )
-    ]
+    return layout.dataset_files(config, name)
 
 
-def needs_download(entry):
-    return "download" in entry and not os.path.exists(entry["path"])
-
-
-def download_targets(entry):
-    """The volume files a download must provide (a list, or {format, count})."""
-    volumes = entry["download"]["volumes"]
-    if isinstance(volumes, dict):
-        volumes = [volumes["format"].format(i) for i in range(volumes["count"])]
-    return [os.path.join(entry["path"], v) for v in volumes]
+def companion_files(name, kind, images=None):
+    return layout.companion_files(config, name, kind, images)
 
 
 def split_inputs(wildcards):
@@ -99,17 +80,6 @@ def volume_options(entry):
     }
 
 
-def companion_files(name, kind, images=None):
-    """Each image's label or mask file (kind "labels" / "mask"); [] when the data set has none."""
-    entry = config["datasets"][name]
-    spec = entry.get(kind)
-    if spec is None:
-        return []
-    images = [Path(f) for f in (images if images is not None else dataset_files(name))]
-    replace = tuple(spec["replace"]) if "replace" in spec else None
-    manifest = Path(spec["manifest"]) if "manifest" in spec else None
-    column = "label" if kind == "labels" else "mask"
-    return [str(p) for p in pair_files(images, replace=replace, manifest=manifest, column=column)]
 
 
 def model_checkpoint(wildcards):
@@ -154,13 +124,6 @@ def figure_outputs(name):
     }
 
 
-# The sorted 60/40 (+ validation) split of the selected data set, computed once at start-up, so a
-# missing folder or too few volumes stop the run with an error naming the folder or the counts.
-SPLIT = split_volumes(
-    [Path(f) for f in dataset_files(config["dataset"])],
-    train_fraction=config["split"]["train_fraction"],
-    val_fraction=config["split"]["val_fraction"],
-)
 
 
 def provenance_inputs():
@@ -181,17 +144,7 @@ def provenance_inputs():
 # The scorer zoo (rules in scores.smk).
 # `scores: {name: false}` leaves a scorer out (an overlay cannot delete a key of config.yaml).
 SCORE_CONFIG = zoo_entries(config.get("scores"))
-# Start-up checks: an unknown scorer, bad params or post-processing, a function that does not
-# import or returns a bad map, a missing source of healthy statistics or an unknown metric stop
-# the run here with an error naming the config key.
-SCORERS = resolve_scorers(SCORE_CONFIG)
-check_zoo(
-    SCORERS,
-    config["evaluation"]["metrics"],
-    has_train=bool(SPLIT["train"]),
-    has_val=bool(SPLIT["val"]),
-    has_models=bool(config["models"]),
-)
+SCORERS = check_entries(SCORE_CONFIG)  # name -> its checked entry (needs_stats, source, ...)
 
 
 wildcard_constraints:

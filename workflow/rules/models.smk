@@ -3,6 +3,7 @@
 
 rule train_model:
     input:
+        setup=ancient(SETUP_OK),
         train="results/data/train.npy",
         val="results/data/val.npy",
     output:
@@ -36,6 +37,7 @@ rule train_model:
 
 rule model_intensity_curve:
     input:
+        setup=ancient(SETUP_OK),
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
         checkpoint=model_checkpoint,

@@ -34,6 +34,7 @@ rule score_blur_stats:
 
 rule score_model_stats:
     input:
+        setup=ancient(SETUP_OK),
         train="results/data/train.npy",
         val="results/data/val.npy",
         checkpoint=model_checkpoint,
@@ -60,6 +61,7 @@ rule score_model_stats:
 
 rule score_exp1:
     input:
+        setup=ancient(SETUP_OK),
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
         stats=blur_stats,
@@ -87,6 +89,7 @@ rule score_exp1:
 
 rule score_textures:
     input:
+        setup=ancient(SETUP_OK),
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
         stats=blur_stats,
@@ -114,6 +117,7 @@ rule score_textures:
 
 rule score_exp3:
     input:
+        setup=ancient(SETUP_OK),
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
         reconstructions="results/metrics/exp3_{model}_{mode}_reconstructions.npy",

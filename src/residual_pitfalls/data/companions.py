@@ -6,8 +6,6 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import pandas as pd
-
 __all__ = ["drop_companions", "pair_files"]
 
 
@@ -16,11 +14,18 @@ def _replace_last(text: str, old: str, new: str) -> str:
     return head + new + tail if sep else text
 
 
+def _read_manifest(manifest: Path):
+    """A manifest CSV as strings (pandas imported here: the workflow's parse lists files only)."""
+    import pandas as pd
+
+    return pd.read_csv(manifest, dtype=str)
+
+
 def _pair_by_manifest(images: list[Path], manifest: Path, column: str) -> list[Path]:
     manifest = Path(manifest)
     if not manifest.is_file():
         raise FileNotFoundError(f"manifest {str(manifest)!r} does not exist")
-    table = pd.read_csv(manifest, dtype=str)
+    table = _read_manifest(manifest)
     missing = [c for c in ("image", column) if c not in table.columns]
     if missing:
         raise ValueError(
@@ -71,7 +76,7 @@ def drop_companions(
     for manifest, column in manifests:
         manifest = Path(manifest)
         if manifest.is_file():  # a missing manifest is reported by pair_files
-            table = pd.read_csv(manifest, dtype=str)
+            table = _read_manifest(manifest)
             if column in table.columns:
                 companions.update(
                     os.path.realpath(manifest.parent / c) for c in table[column].dropna()

@@ -17,13 +17,13 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from residual_pitfalls.anomalies import disk_label, make_anomaly
-from residual_pitfalls.config import ConfigError
 from residual_pitfalls.experiments.paper import disk_anomalous_images, texture_rng
 from residual_pitfalls.experiments.parallel import check_inputs
 from residual_pitfalls.metrics.ap import average_precision_batch
 from residual_pitfalls.metrics.segmentation import best_dice, mean_auroc, pooled_ap
 from residual_pitfalls.reconstruction import blur
 from residual_pitfalls.scorers.builtin import SCORES
+from residual_pitfalls.scorers.entries import METRIC_NAMES, Entry, check_zoo_needs
 from residual_pitfalls.scorers.fast_path import _stats_for, scored_intensity_sweep
 from residual_pitfalls.scorers.registry import ScorerSpec, check_scorer, score_maps
 from residual_pitfalls.scorers.stats import HealthyStats, healthy_stats
@@ -36,11 +36,9 @@ def _best_dice(labels: np.ndarray, maps: np.ndarray) -> float:
     return best_dice(labels, maps)[0]
 
 
-METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "pooled_ap": pooled_ap,
-    "auroc": mean_auroc,
-    "best_dice": _best_dice,
-}
+METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = dict(
+    zip(METRIC_NAMES, (pooled_ap, mean_auroc, _best_dice), strict=True)
+)
 
 Stats = HealthyStats | Mapping[float, HealthyStats] | None
 
@@ -277,14 +275,6 @@ def load_blurred_stats(path: str | Path) -> dict[float, HealthyStats]:
     }
 
 
-def zoo_entries(config_scores: Mapping | None) -> dict:
-    """The config ``scores:`` entries that run: None (key absent) is every built-in with its
-    defaults; an entry set to ``false`` is left out (an overlay config cannot delete a key)."""
-    if config_scores is None:
-        return {name: {} for name in SCORES}
-    return {str(k): v for k, v in config_scores.items() if v is not False}
-
-
 def check_zoo(
     specs: Mapping[str, ScorerSpec],
     metrics: Sequence[str],
@@ -293,35 +283,18 @@ def check_zoo(
     has_val: bool,
     has_models: bool,
 ) -> None:
-    """Start-up checks of the configured zoo beyond ``resolve_scorers``; each error names its key.
-
-    * every user function (not a built-in) runs once on a small synthetic batch
-      (``scores.check_scorer``): a wrong shape or NaN/inf is a ``ScoreError`` naming it;
-    * a scorer that needs healthy statistics needs training slices (per-pixel image statistics;
-      Exp 1/2 residuals of the blurred training slices), and on a model also validation slices
-      (the model's residuals on healthy slices it was not trained on) unless it is
-      ``pixel_zscore``, which uses the image statistics only;
-    * every metric is a key of :data:`METRICS`.
-    """
-    for name, spec in specs.items():
+    """The zoo's start-up checks on resolved scorers; each error names its key: every user
+    function (not a built-in) runs once on a small synthetic batch (``check_scorer``: a wrong
+    shape or NaN/inf is a ``ScoreError`` naming it), then
+    :func:`~residual_pitfalls.scorers.entries.check_zoo_needs` (statistics vs. the split, metric
+    names)."""
+    for spec in specs.values():
         if spec.source not in SCORES:  # statistics, if it needs them, from its test batch
             check_scorer(spec)
-        if not spec.needs_stats:
-            continue
-        if not has_train:
-            raise ConfigError(
-                f"config key 'scores.{name}': {spec.source!r} needs healthy statistics from the "
-                "training slices, but the data set has no training slices"
-            )
-        if has_models and spec.source != "pixel_zscore" and not has_val:
-            raise ConfigError(
-                f"config key 'scores.{name}': {spec.source!r} needs each model's residuals on "
-                "healthy validation slices, but there are none (split.val_fraction is 0); set "
-                "split.val_fraction > 0 or leave this scorer out"
-            )
-    for metric in metrics:
-        if metric not in METRICS:
-            raise ConfigError(
-                f"config key 'evaluation.metrics': unknown metric {metric!r} "
-                f"(known: {', '.join(METRICS)})"
-            )
+    entries = {
+        name: Entry(name, spec.source, spec.source not in SCORES, spec.needs_stats)
+        for name, spec in specs.items()
+    }
+    check_zoo_needs(
+        entries, metrics, has_train=has_train, has_val=has_val, has_models=has_models
+    )

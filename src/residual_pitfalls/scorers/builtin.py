@@ -27,6 +27,7 @@ residual_zscore    ``(|x - x_hat| - mu_r(p)) / (s_r(p) + eps)``: the residual st
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from residual_pitfalls.scorers.entries import BUILTIN_SCORERS
 from residual_pitfalls.scorers.stats import HealthyStats
 
 # --------------------------------------------------------------------------------------------
@@ -282,13 +284,19 @@ class Scorer:
     sweep: Callable[..., np.ndarray] | None = None
 
 
-SCORES: dict[str, Scorer] = {
+_FUNCTIONS: dict[str, Scorer] = {
     "residual": Scorer(residual, 0),
     "positive_residual": Scorer(positive_residual, 0),
     "ssim": Scorer(ssim, _SSIM_RADIUS),
     "msgms": Scorer(msgms, _MSGMS_REACH, _MSGMS_ALIGN, sweep=_msgms_sweep),
     "residual_ssim": Scorer(residual_ssim, _SSIM_RADIUS),
     "intensity": Scorer(intensity, 0),
-    "pixel_zscore": Scorer(pixel_zscore, 0, needs_stats=True),
-    "residual_zscore": Scorer(residual_zscore, 0, needs_stats=True),
+    "pixel_zscore": Scorer(pixel_zscore, 0),
+    "residual_zscore": Scorer(residual_zscore, 0),
+}
+# Names and whether each needs healthy statistics come from scorers.entries (torch/scipy-free, so
+# the workflow's parse can check a config without importing the scorers).
+SCORES: dict[str, Scorer] = {
+    name: dataclasses.replace(_FUNCTIONS[name], needs_stats=flag)
+    for name, flag in BUILTIN_SCORERS.items()
 }

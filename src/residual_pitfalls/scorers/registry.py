@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import binary_erosion, median_filter
 
-from residual_pitfalls.config import ConfigError
+from residual_pitfalls.errors import ConfigError
 from residual_pitfalls.scorers.builtin import SCORES, Scorer, residual
+from residual_pitfalls.scorers.entries import check_entry
 from residual_pitfalls.scorers.stats import HealthyStats, ScoreError, _as_stack, healthy_stats
 
 # --------------------------------------------------------------------------------------------
@@ -91,64 +92,24 @@ def _params_of(fn: Callable, key: str) -> tuple[set[str], set[str], bool]:
     return names - {"stats"}, required, var_kw
 
 
-_ENTRY_KEYS = ("function", "scorer", "params", "median", "erode", "needs_stats")
-
-
-def _check_int(value: object, key: str, expected: str, ok: Callable[[int], bool]) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not ok(int(value)):
-        raise ConfigError(f"config key '{key}': expected {expected}, got {value!r}")
-    return int(value)
-
-
 def _resolve_one(name: str, entry: object) -> ScorerSpec:
+    """:func:`~residual_pitfalls.scorers.entries.check_entry`, then the function imported and
+    its signature matched to the params."""
+    checked = check_entry(name, entry)
     key = f"scores.{name}"
-    if entry is None:
-        entry = {}
-    if not isinstance(entry, Mapping):
-        raise ConfigError(f"config key '{key}': expected a mapping (or {{}}), got {entry!r}")
-    unknown = set(entry) - set(_ENTRY_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"config key '{key}': unknown keys {sorted(unknown)} (allowed: {', '.join(_ENTRY_KEYS)})"
-        )
-    if "function" in entry and "scorer" in entry:
-        raise ConfigError(f"config key '{key}': give either 'function' or 'scorer', not both")
-    if "function" in entry:
-        if name in SCORES:
-            raise ConfigError(
-                f"config key '{key}.function': {name!r} is a built-in scorer; give your scorer "
-                "another name"
-            )
-        path = entry["function"]
+    if checked.is_function:
         from residual_pitfalls.imports import import_object
 
         try:
-            fn = import_object(path, "function")
+            fn = import_object(checked.source, "function")
         except (ImportError, ValueError) as exc:
             raise ConfigError(f"config key '{key}.function': {exc}") from exc
         if not callable(fn):
-            raise ConfigError(f"config key '{key}.function': {path!r} is not callable")
-        flag = entry.get("needs_stats", False)
-        if not isinstance(flag, bool):
-            raise ConfigError(f"config key '{key}.needs_stats': expected true/false, got {flag!r}")
-        scorer, source = Scorer(fn, None, needs_stats=flag), str(path)
+            raise ConfigError(f"config key '{key}.function': {checked.source!r} is not callable")
+        scorer = Scorer(fn, None, needs_stats=checked.needs_stats)
     else:
-        base = entry.get("scorer", name)
-        if base not in SCORES:
-            where = f"{key}.scorer" if "scorer" in entry else key
-            raise ConfigError(
-                f"config key '{where}': unknown scorer {base!r} (built-ins: "
-                f"{', '.join(SCORES)}; or give 'function: \"pkg.module:fn\"')"
-            )
-        if "needs_stats" in entry:
-            raise ConfigError(
-                f"config key '{key}.needs_stats': only for user functions (built-in {base!r} "
-                "knows whether it needs statistics)"
-            )
-        scorer, source = SCORES[base], base
-    params = entry.get("params") or {}
-    if not isinstance(params, Mapping):
-        raise ConfigError(f"config key '{key}.params': expected a mapping, got {params!r}")
+        scorer = SCORES[checked.source]
+    params, source = checked.params, checked.source
     accepted, required, var_kw = _params_of(scorer.fn, key)
     bad = set(params) - accepted if not var_kw else set(params) & {"stats"}
     if bad:
@@ -159,13 +120,7 @@ def _resolve_one(name: str, entry: object) -> ScorerSpec:
     missing = required - set(params)
     if missing:
         raise ConfigError(f"config key '{key}.params': missing {sorted(missing)} for {source!r}")
-    median = entry.get("median")
-    if median is not None:
-        median = _check_int(
-            median, f"{key}.median", "an odd int >= 3 (or null)", lambda k: k >= 3 and k % 2 == 1
-        )
-    erode = _check_int(entry.get("erode", 0) or 0, f"{key}.erode", "an int >= 0", lambda n: n >= 0)
-    return ScorerSpec(name, scorer, dict(params), median, erode, source)
+    return ScorerSpec(name, scorer, dict(params), checked.median, checked.erode, source)
 
 
 def resolve_scorers(config_scores: Mapping | None) -> dict[str, ScorerSpec]:

@@ -1,0 +1,60 @@
+"""Where the workflow's files are: config -> file paths (importable; the .smk files use it).
+
+Standard library plus the data package's listing helpers: the workflow's parse imports it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from residual_pitfalls.data.companions import drop_companions, pair_files
+from residual_pitfalls.data.nifti import list_volumes
+
+
+def needs_download(entry: Mapping) -> bool:
+    return "download" in entry and not os.path.exists(entry["path"])
+
+
+def download_targets(entry: Mapping) -> list[str]:
+    """The volume files a download must provide (a list, or {format, count})."""
+    volumes = entry["download"]["volumes"]
+    if isinstance(volumes, dict):
+        volumes = [volumes["format"].format(i) for i in range(volumes["count"])]
+    return [os.path.join(entry["path"], v) for v in volumes]
+
+
+def dataset_files(config: Mapping, name: str) -> list[str]:
+    """Sorted volume files of a data set: synthesised, downloaded, or found in the user's folder."""
+    entry = config["datasets"][name]
+    if entry["source"] == "synthetic":
+        return [f"results/data/volumes/sub-{i:04d}.nii.gz" for i in range(entry["subjects"])]
+    if needs_download(entry):
+        return download_targets(entry)
+    files = list_volumes(Path(entry["path"]), entry["pattern"])
+    # masks and labels stored next to the images match the pattern too: they are not images
+    kinds = [(entry[k], c) for k, c in (("mask", "mask"), ("labels", "label")) if k in entry]
+    return [
+        str(p)
+        for p in drop_companions(
+            files,
+            replace=[tuple(spec["replace"]) for spec, _ in kinds if "replace" in spec],
+            manifests=[(Path(spec["manifest"]), c) for spec, c in kinds if "manifest" in spec],
+        )
+    ]
+
+
+def companion_files(
+    config: Mapping, name: str, kind: str, images: list[str] | None = None
+) -> list[str]:
+    """Each image's label or mask file (kind "labels" / "mask"); [] when the data set has none."""
+    entry = config["datasets"][name]
+    spec = entry.get(kind)
+    if spec is None:
+        return []
+    images = [Path(f) for f in (images if images is not None else dataset_files(config, name))]
+    replace = tuple(spec["replace"]) if "replace" in spec else None
+    manifest = Path(spec["manifest"]) if "manifest" in spec else None
+    column = "label" if kind == "labels" else "mask"
+    return [str(p) for p in pair_files(images, replace=replace, manifest=manifest, column=column)]
