@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from residual_pitfalls import layout
 from residual_pitfalls.anomalies import anomaly_centres
 from residual_pitfalls.cli import merged_config
 from residual_pitfalls.data.slices import extract_slices
-from residual_pitfalls.data.split import split_volumes
 from residual_pitfalls.data.synthetic import synthetic_volume
 from residual_pitfalls.experiments.paper import (
     intensity_sigma_grid,
@@ -69,13 +69,8 @@ def slice_stacks(config: dict, subjects: int, workers: int) -> dict[str, np.ndar
     train_idx = list(range(*slices["train"]))
     test_idx = list(slices["test"])
     slab = (min(train_idx[0], *test_idx), max(train_idx[-1] + 1, *(i + 1 for i in test_idx)))
-    names = [Path(f"results/data/volumes/sub-{i:04d}.nii.gz") for i in range(subjects)]
-    split = config.get("split", {})
-    parts = split_volumes(
-        names,
-        train_fraction=split.get("train_fraction", 0.6),
-        val_fraction=split.get("val_fraction", 0.05),
-    )
+    names = [Path(f) for f in layout.synthetic_volumes(subjects)]
+    parts = layout.split_of(config, names)  # the workflow's file names and split
     jobs = [
         (i, entry.get("seed", 0), config["image_size"], slab, entry.get("target_mean"),
          train_idx, test_idx, slices["axis"])

@@ -108,26 +108,6 @@ def _matched_sigma_benchmark():
     return bench
 
 
-def test_the_matched_sigma_benchmark_uses_the_workflows_stacks_and_centres(workdir):
-    """benchmarks/matched_sigma.py (the GPU check of Fig. 3(a)) renders the brains itself: its
-    split, slices and anomaly centres must be the workflow's, or its matched sigma means nothing."""
-    import numpy as np
-
-    from residual_pitfalls.anomalies import anomaly_centres
-    from residual_pitfalls.cli import merged_config
-
-    targets = [f"results/data/{split}.npy" for split in ("train", "val", "test")]
-    targets.append("results/data/anomaly_centres.csv")
-    snakemake(workdir, *targets, "--configfile", str(TINY), "--cores", "2")
-    bench = _matched_sigma_benchmark()
-    config = merged_config(REPO, [TINY])
-    stacks = bench.slice_stacks(config, config["datasets"]["synthetic"]["subjects"], workers=1)
-    for split, stack in stacks.items():
-        np.testing.assert_array_equal(stack, np.load(workdir / "results" / "data" / f"{split}.npy"))
-    centres = pd.read_csv(workdir / "results" / "data" / "anomaly_centres.csv")[["row", "col"]]
-    np.testing.assert_array_equal(anomaly_centres(stacks["test"], seed=config["seed"]), centres)
-
-
 def test_the_matched_sigma_benchmark_names_a_model_it_cannot_train(monkeypatch, capsys, tmp_path):
     bench = _matched_sigma_benchmark()
     argv = ["matched_sigma.py", "--configfile", str(TINY), "--models", "ae128", "unet"]

@@ -17,9 +17,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 
 from residual_pitfalls.architectures import ARCHITECTURES
-from residual_pitfalls.data.split import split_volumes
 from residual_pitfalls.errors import ConfigError
-from residual_pitfalls.layout import dataset_files
+from residual_pitfalls.layout import dataset_files, split_of
 from residual_pitfalls.scorers.entries import check_entries, check_zoo_needs
 
 __all__ = ["ConfigError", "check_all", "check_config", "validate_config"]
@@ -245,11 +244,7 @@ def check_all(
     """
     validate_config(config, schema_path, known_archs=ARCHITECTURES)
     try:
-        split = split_volumes(
-            [Path(v) for v in dataset_files(config, config["dataset"])],
-            train_fraction=config["split"]["train_fraction"],
-            val_fraction=config["split"]["val_fraction"],
-        )
+        split = split_of(config, dataset_files(config, config["dataset"]))
     except ValueError as err:  # too few volumes: names the split keys and the counts
         raise ConfigError(str(err)) from None
     entries = check_entries(config.get("scores"))

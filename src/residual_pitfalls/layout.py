@@ -6,11 +6,12 @@ Standard library plus the data package's listing helpers: the workflow's parse i
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from residual_pitfalls.data.companions import drop_companions, pair_files
 from residual_pitfalls.data.nifti import list_volumes
+from residual_pitfalls.data.split import split_volumes
 
 
 def needs_download(entry: Mapping) -> bool:
@@ -25,11 +26,25 @@ def download_targets(entry: Mapping) -> list[str]:
     return [os.path.join(entry["path"], v) for v in volumes]
 
 
+def synthetic_volumes(subjects: int) -> list[str]:
+    """The files the workflow writes the embedded synthetic brains to."""
+    return [f"results/data/volumes/sub-{i:04d}.nii.gz" for i in range(subjects)]
+
+
+def split_of(config: Mapping, files: Sequence[str | Path]) -> dict[str, list[Path]]:
+    """The workflow's train/val/test split of ``files`` with the config's ``split`` fractions."""
+    return split_volumes(
+        [Path(f) for f in files],
+        train_fraction=config["split"]["train_fraction"],
+        val_fraction=config["split"]["val_fraction"],
+    )
+
+
 def dataset_files(config: Mapping, name: str) -> list[str]:
     """Sorted volume files of a data set: synthesised, downloaded, or found in the user's folder."""
     entry = config["datasets"][name]
     if entry["source"] == "synthetic":
-        return [f"results/data/volumes/sub-{i:04d}.nii.gz" for i in range(entry["subjects"])]
+        return synthetic_volumes(entry["subjects"])
     if needs_download(entry):
         return download_targets(entry)
     files = list_volumes(Path(entry["path"]), entry["pattern"])
