@@ -41,9 +41,18 @@ def _merged(base: dict, overlay: dict) -> dict:
 def test_default_and_presets_are_valid(config):
     check_config(config, ARCHS)
     for preset in ("tiny", "paper", "lesions"):
-        merged = _merged(config, yaml.safe_load((REPO / "config" / f"{preset}.yaml").read_text()))
+        overlay = yaml.safe_load((REPO / "config" / f"{preset}.yaml").read_text())
+        merged = _merged(config, overlay)
         validate(merged, str(SCHEMA))
         check_config(merged, ARCHS)
+        # the preset is applied (its scalars win), and a broken copy of it is refused
+        for key, value in overlay.items():
+            if not isinstance(value, dict):
+                assert merged[key] == value, (preset, key)
+        broken = copy.deepcopy(merged)
+        broken["anomaly"]["radius"] = broken["image_size"]
+        with pytest.raises(ConfigError, match="'anomaly.radius'"):
+            check_config(broken, ARCHS)
 
 
 def _schema_defaults(schema: dict, path: tuple = ()) -> dict[tuple, object]:
@@ -117,14 +126,21 @@ def test_cross_key_checks_name_the_key(config, edit, message):
         check_config(config, ARCHS)
 
 
-def test_a_job_env_without_matplotlib_still_parses_the_workflow(config, monkeypatch):
+def test_the_colormap_is_checked_in_the_job_not_at_parse(config, monkeypatch):
     """The data and training envs have no matplotlib; their jobs parse the workflow too (CI's
-    envs stage failed on this). The colormap is checked in the check_setup job (checks.py)."""
+    envs stage failed on this). So the parse-time checks leave the colormap alone, and the
+    check_setup job (checks.py, in an env with matplotlib) refuses a bad one."""
     import sys
 
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
-    config["figures"]["cmap"] = "coolwarm"
-    check_config(config, ARCHS)
+    from residual_pitfalls.checks import _check_cmap
+
+    config["figures"]["cmap"] = "no-such-map"
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+        check_config(config, ARCHS)
+    with pytest.raises(ConfigError, match="'figures.cmap': 'no-such-map' is not a matplotlib"):
+        _check_cmap(config["figures"]["cmap"])
+    _check_cmap("coolwarm")
 
 
 def _dry_run(tmp_path: Path, overlay: str) -> subprocess.CompletedProcess:

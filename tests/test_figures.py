@@ -35,7 +35,7 @@ def test_theme_sets_font_and_palette_only_inside_the_block():
     assert (plt.rcParams["font.size"], plt.rcParams["axes.prop_cycle"]) == before
 
 
-def test_every_figure_function_uses_the_style_font_size(rng):
+def test_the_brain_histogram_uses_the_style_font_size(rng):
     fig = figures.plot_brain_histogram(histogram_table(rng), {"mean": 0.4, "mode": 0.3}, STYLE)
     assert fig.axes[0].xaxis.label.get_fontsize() == pytest.approx(13)
     plt.close(fig)

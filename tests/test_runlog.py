@@ -9,6 +9,7 @@ from tqdm import tqdm
 from tqdm.auto import tqdm as auto_tqdm
 
 from residual_pitfalls import runlog
+from residual_pitfalls.experiments.parallel import parallel_map
 from residual_pitfalls.runlog import job_log
 from residual_pitfalls.train import train_model
 
@@ -56,6 +57,7 @@ def test_every_redraw_is_logged_when_the_interval_is_zero(tmp_path, capsys, monk
 
 
 def test_without_job_log_the_bar_stays_on_stderr(capsys):
-    for _ in tqdm(range(3), desc="interactive", file=sys.stderr):
-        pass
-    assert "interactive" in capsys.readouterr().err
+    """A library progress bar (the experiments' parallel map) outside job_log: on the terminal."""
+    assert parallel_map(abs, [(-1,), (-2,), (3,)], 1, True, "interactive") == [1, 2, 3]
+    err = capsys.readouterr().err
+    assert "interactive" in err and "3/3" in err

@@ -378,11 +378,17 @@ def test_fast_grid_with_disk_at_the_border():
         assert np.abs(fast["ap"].to_numpy() - naive["ap"].to_numpy()).max() <= 1e-9
 
 
-def test_plain_residual_is_the_existing_engine():
+def test_plain_residual_is_the_existing_engine_and_equals_sklearn():
+    """The plain residual goes to the paper's engine (same table), and that table equals the
+    naive path (full map + sklearn per cell), which does not use the engine."""
     images, centres, radius, inten, sigmas, _ = grid_case(32, 3, 8, 4.0)
     ours = scored_intensity_sigma_grid(images, centres, radius, inten, sigmas, "residual")
     theirs = intensity_sigma_grid(images, centres, radius=radius, intensities=inten, sigmas=sigmas)
     assert ours.equals(theirs)
+    naive = scored_intensity_sigma_grid(
+        images, centres, radius, inten, sigmas, "residual", method="naive"
+    )
+    assert np.abs(ours["ap"].to_numpy() - naive["ap"].to_numpy()).max() <= 1e-9
 
 
 def test_grid_needs_stats_for_zscores():
