@@ -48,7 +48,7 @@ from residual_pitfalls.experiments.paper import (
 )
 from residual_pitfalls.models import has_batchnorm, load_model, reconstruct, sized_hparams
 from residual_pitfalls.reporting.summaries import model_curve_table
-from residual_pitfalls.train import train_model
+from residual_pitfalls.training.loop import train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

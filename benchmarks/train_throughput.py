@@ -32,7 +32,7 @@ import torch
 
 from residual_pitfalls.cli import merged_config
 from residual_pitfalls.models import sized_hparams
-from residual_pitfalls.train import _setup, train_model
+from residual_pitfalls.training.loop import _setup, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 # The models config.yaml trains (the paper's six): {key: (arch, hparams)}.

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm as auto_tqdm
 from residual_pitfalls import runlog
 from residual_pitfalls.experiments.parallel import parallel_map
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.train import train_model
+from residual_pitfalls.training.loop import train_model
 
 
 def test_a_training_job_writes_its_progress_into_its_log_and_not_to_the_terminal(tmp_path, capsys):

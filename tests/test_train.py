@@ -18,7 +18,9 @@ from sklearn.metrics import average_precision_score
 
 from residual_pitfalls.models import load_model, read_checkpoint, reconstruct
 from residual_pitfalls.reporting.training_plots import plot_loss_curve
-from residual_pitfalls.train import TrainingDivergedError, train_model, validation_anomalies
+from residual_pitfalls.training.loop import train_model
+from residual_pitfalls.training.resume import TrainingDivergedError
+from residual_pitfalls.training.validation import validation_anomalies
 
 SIZE = 32
 AE = ("autoencoder", {"inp_size": SIZE, "intermediate_resolution": 4, "latent_dim": 8, "width": 4})
@@ -204,7 +206,7 @@ KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
 import numpy as np
-from residual_pitfalls.train import train_model
+from residual_pitfalls.training.loop import train_model
 
 work = Path(sys.argv[1])
 train, val = np.load(work.parent / "train.npy"), np.load(work.parent / "val.npy")
@@ -241,7 +243,7 @@ def test_resume_after_kill_9_matches_uninterrupted_run(tmp_path, data):
 
 
 def test_batches_are_the_epoch_permutations_of_the_images():
-    from residual_pitfalls.train import _Batches
+    from residual_pitfalls.training.loop import _Batches
 
     images = brain_slices(10, size=16, seed=5)
     batches = _Batches(images, 4, 7, torch.device("cpu"))
@@ -268,7 +270,7 @@ def test_losses_read_every_log_every_steps_give_the_same_log(tmp_path, data):
 def test_fused_adamw_is_used_and_matches_foreach_within_rounding(tmp_path, data):
     out = state(run(tmp_path, data, steps=1, val_every=0))
     torch.manual_seed(0)  # the reference: one foreach AdamW step from the same weights and batch
-    from residual_pitfalls.train import _Batches, _seeded_model
+    from residual_pitfalls.training.loop import _Batches, _seeded_model
 
     model = _seeded_model(*AE, 0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.02, foreach=True)
@@ -287,7 +289,7 @@ def test_fused_adamw_is_used_and_matches_foreach_within_rounding(tmp_path, data)
 @pytest.fixture()
 def live_model(monkeypatch) -> dict:
     """Exposes the model being trained as ``holder["model"]`` so a callback can corrupt it."""
-    import residual_pitfalls.train as train_mod
+    import residual_pitfalls.training.loop as train_mod
 
     holder: dict = {}
     real = train_mod._seeded_model
@@ -502,7 +504,7 @@ class _InPlaceHalf(torch.nn.Module):
 
 
 def test_validation_hands_the_model_copies_so_an_in_place_model_changes_nothing():
-    from residual_pitfalls.train import _validate
+    from residual_pitfalls.training.validation import run_validation
 
     rng = np.random.default_rng(0)
     images = rng.uniform(0.1, 0.9, (3, 16, 16)).astype(np.float32)
@@ -512,7 +514,7 @@ def test_validation_hands_the_model_copies_so_an_in_place_model_changes_nothing(
     kept = images.copy(), anomalous.copy()
     model = _InPlaceHalf()
     first, second = (
-        _validate(
+        run_validation(
             model,
             images,
             (anomalous, labels),

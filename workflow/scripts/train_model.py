@@ -8,7 +8,7 @@ import numpy as np
 from residual_pitfalls.models import sized_hparams
 from residual_pitfalls.reporting.training_plots import plot_loss_curve
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.train import train_model
+from residual_pitfalls.training.loop import train_model
 
 with job_log(snakemake.log[0]):
     training = dict(snakemake.params.training)

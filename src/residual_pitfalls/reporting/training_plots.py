@@ -1,4 +1,4 @@
-"""The loss curve of one training run (``loss.csv`` of :func:`residual_pitfalls.train.train_model`)."""
+"""The loss curve of one training run (``loss.csv`` of :func:`residual_pitfalls.training.loop.train_model`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from residual_pitfalls.train import read_loss_log
+from residual_pitfalls.training.loss_log import read_loss_log
 
 __all__ = ["plot_loss_curve"]
 

@@ -121,7 +121,7 @@ def _naive_aps(
     return aps
 
 
-def _image_grid(
+def _image_aps(
     image: np.ndarray,
     centre: np.ndarray,
     radius: float,
@@ -205,7 +205,7 @@ def scored_intensity_sigma_grid(
         (images[i], centres[i], radius, intensities, sigmas, spec, stats, method)
         for i in range(len(images))
     ]
-    per_image = parallel_map(_image_grid, args, workers, progress, f"Exp 1 {spec.name}")
+    per_image = parallel_map(_image_aps, args, workers, progress, f"Exp 1 {spec.name}")
     return grid_frame(per_image, sigmas, intensities)
 
 

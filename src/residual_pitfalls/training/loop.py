@@ -25,16 +25,10 @@ device, batches are gathered there, and the losses are read back every ``log_eve
 from __future__ import annotations
 
 import contextlib
-import csv
-import dataclasses
-import hashlib
 import inspect
-import io
 import math
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -44,33 +38,26 @@ from torch import nn
 from tqdm import tqdm
 
 from residual_pitfalls.models import (
-    CheckpointError,
     build_model,
     default_device,
-    read_checkpoint,
-    save_checkpoint,
+)
+from residual_pitfalls.training.loss_log import _write_log
+from residual_pitfalls.training.resume import (
+    _finalize,
+    _log_losses,
+    _save_improved_best,
+    _save_last,
+    _start_or_resume,
+    data_fingerprint,
+)
+from residual_pitfalls.training.validation import (
+    _wants_val_ap,
+    run_validation,
+    val_radius_px,
+    validation_anomalies,
 )
 
-__all__ = [
-    "SELECTIONS",
-    "TrainingDivergedError",
-    "data_fingerprint",
-    "read_loss_log",
-    "train_model",
-    "val_radius_px",
-    "validation_anomalies",
-]
-
 SELECTIONS = ("last", "best_val_loss", "best_val_ap")
-LOG_COLUMNS = ("step", "train_loss", "val_loss", "val_ap")
-# The paper's validation anomalies: radius 20 px at 256 x 256, scaled with the image size.
-VAL_RADIUS_AT_256 = 20.0
-# Tag that separates the validation-anomaly RNG streams from the batch-shuffling streams.
-_VAL_ANOMALY_STREAM = 0x5A1
-
-
-class TrainingDivergedError(RuntimeError):
-    """The training loss or the weights became NaN/inf."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,62 +100,6 @@ def _check_args(
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     if selection != "last" and val_every == 0:
         raise ValueError(f"selection {selection!r} needs validation, but val_every=0")
-
-
-def val_radius_px(width: int, radius: float | None) -> float:
-    """The validation disk radius in pixels: ``radius``, or ``20 * width / 256`` if None."""
-    if radius is None:
-        return VAL_RADIUS_AT_256 * width / 256.0
-    if not 0 < radius < width / 2:
-        raise ValueError(
-            f"val_radius must be in (0, {width / 2}) px for {width}-px wide images, got {radius!r}"
-        )
-    return float(radius)
-
-
-def data_fingerprint(images: np.ndarray) -> str:
-    """Content hash (hex) of a C-contiguous array: dtype, shape and bytes (~1 GB/s)."""
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{images.dtype.str}{images.shape}".encode())
-    digest.update(memoryview(np.ascontiguousarray(images)).cast("B"))
-    return digest.hexdigest()
-
-
-def validation_anomalies(
-    images: np.ndarray, seed: int, radius: float | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Disk anomalies of random intensity U(0, 1) for validation pixel-AP (SPEC 5.4).
-
-    Image ``i`` draws its intensity then its centre from
-    ``np.random.default_rng([seed, 0x5A1, i])``. Images without foreground are dropped.
-
-    Args:
-        images: ``(N, H, W)`` float32 in [0, 1], healthy validation slices.
-        seed: int >= 0.
-        radius: disk radius in pixels, in (0, W/2); None = the paper's 20 px at 256, scaled
-            with the width (``20 * W / 256``: 10 at 128).
-
-    Returns:
-        ``(kept (M,) int64 indices, anomalous (M, H, W) float32 in [0, 1], labels (M, H, W)
-        bool)``.
-    """
-    from residual_pitfalls.anomalies import disk_anomaly, sample_centre
-
-    radius = val_radius_px(images.shape[2], radius)
-    kept, anomalous, labels = [], [], []
-    for i, image in enumerate(images):
-        if not (image > 0).any():
-            continue
-        rng = np.random.default_rng([seed, _VAL_ANOMALY_STREAM, i])
-        intensity = float(rng.uniform(0.0, 1.0))
-        centre = sample_centre(image, rng)
-        img_anom, label = disk_anomaly(image, centre, radius, intensity)
-        kept.append(i)
-        anomalous.append(img_anom)
-        labels.append(label)
-    if not kept:
-        raise ValueError("no validation image has a foreground pixel (image > 0) for anomalies")
-    return np.asarray(kept, dtype=np.int64), np.stack(anomalous), np.stack(labels)
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,17 +147,6 @@ def _seeded_model(arch: str, hparams: dict, seed: int) -> nn.Module:
         return build_model(arch, **hparams)
 
 
-def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    # contiguous: a channels_last CUDA run stores the same checkpoint layout as a CPU run
-    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
-
-
-def _all_finite(model: nn.Module) -> bool:
-    return all(
-        torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()
-    )
-
-
 def _loss_options(model: nn.Module, commitment_weight: float) -> dict[str, float]:
     params = inspect.signature(model.loss).parameters
     return {"commitment_weight": commitment_weight} if "commitment_weight" in params else {}
@@ -271,78 +191,8 @@ class _Batches:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
 
-def _fmt(value: float | None) -> str:
-    return "" if value is None else repr(float(value))
-
-
-def _write_log(path: Path, rows: list[tuple]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(LOG_COLUMNS)
-    for step, train_loss, val_loss, val_ap in rows:
-        writer.writerow([step, _fmt(train_loss), _fmt(val_loss), _fmt(val_ap)])
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(buf.getvalue())
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def read_loss_log(path: Path) -> list[tuple]:
-    """Rows ``(step, train_loss, val_loss, val_ap)`` of a loss log (None where empty)."""
-
-    def num(text: str) -> float | None:
-        return float(text) if text else None
-
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        if tuple(reader.fieldnames or ()) != LOG_COLUMNS:
-            raise ValueError(f"{path}: expected columns {list(LOG_COLUMNS)}")
-        rows = [
-            (int(r["step"]), num(r["train_loss"]), num(r["val_loss"]), num(r["val_ap"]))
-            for r in reader
-        ]
-    return rows
-
-
 # --------------------------------------------------------------------------------------------
 # validation
-
-
-def _validate(
-    model: nn.Module,
-    images: np.ndarray,
-    anomalies: tuple[np.ndarray, np.ndarray] | None,
-    *,
-    batch_size: int,
-    device: torch.device,
-    loss_options: dict,
-) -> tuple[float, float | None]:
-    """Mean validation loss and, if ``anomalies`` is given, mean per-image pixel-AP (in float32,
-    also when training runs under bf16 autocast)."""
-    from residual_pitfalls.metrics.ap import average_precision_batch
-
-    model.eval()
-    total = 0.0
-    aps: list[np.ndarray] = []
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            # torch.tensor copies: a model that writes into its input cannot change the images
-            x = torch.tensor(images[start : start + batch_size], device=device)[:, None]
-            loss, _ = model.loss(x, **loss_options)
-            total += float(loss) * len(x)
-        if anomalies is not None:
-            anomalous, labels = anomalies
-            for start in range(0, len(anomalous), batch_size):
-                x_np = anomalous[start : start + batch_size]
-                rec = model(torch.tensor(x_np, device=device)[:, None])
-                rec = rec[0] if isinstance(rec, tuple) else rec
-                residual = np.abs(rec[:, 0].float().cpu().numpy() - x_np)
-                aps.append(average_precision_batch(labels[start : start + batch_size], residual))
-    model.train()
-    val_ap = float(np.mean(np.concatenate(aps))) if aps else None
-    return total / len(images), val_ap
 
 
 # --------------------------------------------------------------------------------------------
@@ -485,7 +335,7 @@ def train_model(
                 _log_losses(workdir, run, losses)  # the one host sync; raises on non-finite
                 bar.set_postfix(loss=f"{run.rows[-1][1]:.4f}")
                 if validate:
-                    val_loss, ap = _validate(
+                    val_loss, ap = run_validation(
                         model, val_images, anomalies, batch_size=batch_size, device=dev,
                         loss_options=loss_options,
                     )  # fmt: skip
@@ -521,15 +371,6 @@ def _checked_images(
     return train_images, val_images
 
 
-def _wants_val_ap(val_ap: bool | None, selection: str, val_every: int) -> bool:
-    compute_ap = (selection == "best_val_ap") if val_ap is None else bool(val_ap)
-    if selection == "best_val_ap" and not compute_ap:
-        raise ValueError("selection 'best_val_ap' needs val_ap=True (or None)")
-    if compute_ap and not val_every:
-        raise ValueError("val_ap requested but val_every=0")
-    return compute_ap
-
-
 def _prepare_workdir(workdir: Path) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     for stale in workdir.glob(".*.tmp"):  # leftovers of a write interrupted by a kill
@@ -563,209 +404,3 @@ def _setup(
     return model, optimizer
 
 
-def _log_losses(workdir: Path, run: _Run, losses: list[torch.Tensor]) -> None:
-    """Append the rows of the steps whose losses are in ``losses`` (read from the device in one
-    transfer, then cleared); a non-finite loss raises, naming its step."""
-    first = run.step - len(losses) + 1
-    values = torch.stack(losses).float().tolist()
-    losses.clear()
-    for step, value in enumerate(values, start=first):
-        if not math.isfinite(value):
-            raise TrainingDivergedError(
-                f"non-finite training loss ({value}) at step {step}; "
-                f"last good checkpoint kept: {_last_good(workdir)}"
-            )
-        run.rows.append((step, value, None, None))
-
-
-@dataclasses.dataclass
-class _Run:
-    """Progress of one run: last finished step, best validation metrics, loss-log rows."""
-
-    step: int = 0
-    best: dict[str, float] = dataclasses.field(
-        default_factory=lambda: {"val_loss": math.inf, "val_ap": -math.inf}
-    )
-    rows: list[tuple] = dataclasses.field(default_factory=list)
-
-
-# Files of a run that a run with another fingerprint moves aside (into workdir/stale/).
-RUN_FILES = ("last.pt", "best_val_loss.pt", "best_val_ap.pt", "loss.csv", "model.pt")
-
-
-def _start_or_resume(
-    workdir: Path,
-    fingerprint: dict,
-    steps: int,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-) -> _Run:
-    """Load ``workdir/last.pt`` into ``model``/``optimizer`` if it continues this run; else
-    clear the way for a fresh one (stale ``best_*.pt``/``model.pt`` must never be selected)."""
-    from residual_pitfalls.models import load_state_dict_checked
-
-    last_path = workdir / "last.pt"
-    ckpt = _same_run_checkpoint(workdir, fingerprint, steps)
-    if ckpt is None:
-        for name in RUN_FILES:
-            (workdir / name).unlink(missing_ok=True)
-        return _Run()
-    load_state_dict_checked(model, ckpt["state_dict"], str(last_path))
-    optimizer.load_state_dict(ckpt["optimizer"])
-    for param, param_state in optimizer.state.items():  # e.g. saved contiguous, now NHWC
-        for key, value in param_state.items():
-            if torch.is_tensor(value) and value.shape == param.shape:
-                param_state[key] = torch.empty_like(param).copy_(value)
-    step = int(ckpt["step"])
-    print(f"resuming from {last_path} at step {step} of {steps}", file=sys.stderr)
-    return _Run(
-        step=step,
-        best={k: float(v) for k, v in ckpt["best"].items()},
-        rows=[tuple(r) for r in ckpt["log"] if r[0] <= step],
-    )
-
-
-def _fingerprint_changes(old: dict, new: dict) -> list[str]:
-    """Short descriptions of the fingerprint items that differ (content hashes by name only)."""
-    changes = []
-    for key, value in new.items():
-        if key not in old:
-            changes.append(f"{key}: not recorded")
-        elif old[key] != value:
-            hashed = key.endswith("_images")
-            changes.append(
-                f"{key}: other content" if hashed else f"{key}: {old[key]!r} -> {value!r}"
-            )
-    return changes
-
-
-def _same_run_checkpoint(workdir: Path, fingerprint: dict, steps: int) -> dict | None:
-    """``workdir/last.pt`` if it continues the run described by ``fingerprint``, else None.
-
-    A ``last.pt`` of another run (other data or settings, or past ``steps``) is moved with its
-    companions (:data:`RUN_FILES`) into ``workdir/stale/`` (replacing the one kept there before:
-    one earlier run is kept, so an accidental config change costs no finished training, and disk
-    use stays bounded) and one line on stderr says why.
-    """
-    last_path = workdir / "last.pt"
-    if not last_path.exists():
-        return None
-    ckpt = read_checkpoint(last_path)
-    missing = [k for k in ("step", "optimizer", "best", "log") if k not in ckpt]
-    if missing:
-        raise CheckpointError(f"resume checkpoint {last_path} lacks key(s) {missing}")
-    if "fingerprint" in ckpt:
-        changes = _fingerprint_changes(ckpt["fingerprint"], fingerprint)
-    else:
-        changes = ["no fingerprint (written by an older version)"]
-    if int(ckpt["step"]) > steps:
-        changes.append(f"it is at step {ckpt['step']}, beyond steps={steps}")
-    if not changes:
-        return ckpt
-    stale = workdir / "stale"
-    shutil.rmtree(stale, ignore_errors=True)
-    stale.mkdir()
-    for name in RUN_FILES:
-        if (workdir / name).exists():
-            os.replace(workdir / name, stale / name)
-    print(
-        f"{last_path} is from another run ({'; '.join(changes)}): moved it to {stale}/, "
-        "training from step 0",
-        file=sys.stderr,
-    )
-    return None
-
-
-def _last_good(workdir: Path) -> str:
-    last_path = workdir / "last.pt"
-    return str(last_path) if last_path.exists() else "none yet"
-
-
-def _save_last(
-    workdir: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    run: _Run,
-    fingerprint: dict,
-) -> None:
-    """Write ``loss.csv`` and the resume checkpoint ``last.pt`` (refused for non-finite weights)."""
-    if not _all_finite(model):
-        raise TrainingDivergedError(
-            f"non-finite weights after step {run.step}; last good checkpoint kept: "
-            f"{_last_good(workdir)}"
-        )
-    _write_log(workdir / "loss.csv", run.rows)
-    save_checkpoint(
-        workdir / "last.pt",
-        {
-            "arch": fingerprint["arch"],
-            "hparams": fingerprint["hparams"],
-            "state_dict": _cpu_state(model),
-            "step": run.step,
-            "optimizer": optimizer.state_dict(),
-            "best": dict(run.best),
-            "fingerprint": fingerprint,
-            # The log travels with the weights: a workflow manager may delete loss.csv
-            # (an output of a failed job) while keeping last.pt.
-            "log": [list(r) for r in run.rows],
-        },
-    )
-
-
-def _save_improved_best(
-    workdir: Path,
-    model: nn.Module,
-    run: _Run,
-    fingerprint: dict,
-    val_loss: float,
-    val_ap: float | None,
-) -> None:
-    """Write ``best_val_*.pt`` for every metric that improved (strictly)."""
-    improved = []
-    if math.isfinite(val_loss) and val_loss < run.best["val_loss"]:
-        improved.append(("val_loss", val_loss))
-    if val_ap is not None and val_ap > run.best["val_ap"]:
-        improved.append(("val_ap", val_ap))
-    if improved and not _all_finite(model):
-        raise TrainingDivergedError(f"non-finite weights at step {run.step}; best checkpoints kept")
-    for name, value in improved:
-        run.best[name] = value
-        save_checkpoint(
-            workdir / f"best_{name}.pt",
-            {
-                "arch": fingerprint["arch"],
-                "hparams": fingerprint["hparams"],
-                "state_dict": _cpu_state(model),
-                "step": run.step,
-                "metric": name,
-                "value": value,
-            },
-        )
-
-
-def _finalize(
-    workdir: Path, selection: str, model: nn.Module, fingerprint: dict, steps: int
-) -> Path:
-    """Write ``model.pt``: the final weights or those of the selected best checkpoint."""
-    if selection == "last":
-        state, step = _cpu_state(model), steps
-    else:
-        path = workdir / f"{selection}.pt"
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path} missing: no finite validation metric was recorded for {selection!r}"
-            )
-        ckpt = read_checkpoint(path)
-        state, step = ckpt["state_dict"], int(ckpt["step"])
-    out = workdir / "model.pt"
-    save_checkpoint(
-        out,
-        {
-            "arch": fingerprint["arch"],
-            "hparams": fingerprint["hparams"],
-            "state_dict": state,
-            "step": step,
-            "selection": selection,
-        },
-    )
-    return out
