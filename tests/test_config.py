@@ -425,3 +425,12 @@ def test_the_same_command_reruns_what_ctrl_c_left_half_written(tmp_path):
     for volume in left:  # the half-written files were rebuilt
         assert nib.load(volume).get_fdata().shape == (64, 64, 64)
     assert not any((tmp_path / ".snakemake" / "incomplete").iterdir())
+
+
+def test_the_schema_offers_exactly_the_batchnorm_modes_the_code_knows():
+    """The schema is data and cannot import architectures.BATCHNORM_MODES: compare them."""
+    from residual_pitfalls.architectures import BATCHNORM_MODES
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    entry = schema["properties"]["evaluation"]["properties"]["batchnorm"]
+    assert tuple(entry["enum"]) == BATCHNORM_MODES

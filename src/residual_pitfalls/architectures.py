@@ -10,3 +10,9 @@ ARCHITECTURES: dict[str, str] = {
     "spatial_autoencoder": "residual_pitfalls.models.autoencoder:SpatialAutoEncoder",
     "vqvae2": "residual_pitfalls.models.vqvae:VQVAE2",
 }
+
+# How BatchNorm layers normalise at inference (config key evaluation.batchnorm, the {batchnorm}
+# wildcard, models.inference.reconstruct): "eval" (running statistics, ``model.eval()``) or
+# "per_image" (each image alone, normalised by its own statistics: the original code, which never
+# called ``model.eval()`` and evaluated at batch size 1). Spelled here only.
+BATCHNORM_MODES = ("eval", "per_image")

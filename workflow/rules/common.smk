@@ -11,6 +11,7 @@ _paths = dict(os.environ).get("PYTHONPATH")
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, _paths) if p))
 
 from residual_pitfalls import layout
+from residual_pitfalls.architectures import BATCHNORM_MODES
 from residual_pitfalls.config import check_all
 from residual_pitfalls.layout import download_targets, needs_download
 from residual_pitfalls.scorers.entries import check_entries, zoo_entries
@@ -32,7 +33,7 @@ wildcard_constraints:
     split="train|val|test",
     variant="raw|histeq",
     mode="healthy|anomalous",
-    batchnorm="eval|per_image",
+    batchnorm="|".join(BATCHNORM_MODES),
     model="|".join(config["models"]) or "^$",
     anomaly="|".join(config["anomaly"]["textures"]) or "^$",
 

@@ -9,12 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from residual_pitfalls.architectures import BATCHNORM_MODES
 from residual_pitfalls.models.registry import default_device
 
-# How BatchNorm layers normalise at inference: "eval" (running statistics, ``model.eval()``) or
-# "per_image" (each image alone, normalised by its own statistics: the original code, which never
-# called ``model.eval()`` and evaluated at batch size 1).
-BATCHNORM_MODES = ("eval", "per_image")
 # TorchScript keeps the eager class name in ``original_name``.
 _BATCHNORM_NAMES = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"}
 
