@@ -5,6 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 TINY = REPO / "config" / "tiny.yaml"
@@ -52,3 +55,24 @@ def run_snakemake(
     return subprocess.run(
         snakemake_command(workdir, *args), capture_output=True, text=True, env=env, timeout=timeout
     )
+
+
+def brain_slices(n: int, size: int, seed: int, levels: int | None = None) -> np.ndarray:
+    """The tests' phantom: (n, size, size) float32 brain-like slices, a smooth texture in
+    (0.05, 1] inside a random ellipse, exactly 0 outside.
+
+    ``levels``: quantise the brain to that many grey levels (exact ties between pixels, and
+    between pixels and the grid's intensities)."""
+    rng = np.random.default_rng([seed, size, n])
+    yy, xx = np.mgrid[:size, :size] / (size - 1) * 2 - 1
+    out = np.zeros((n, size, size), np.float32)
+    for i in range(n):
+        a, b = rng.uniform(0.75, 0.9, 2)
+        inside = (yy / a) ** 2 + (xx / b) ** 2 < 1
+        tex = gaussian_filter(rng.random((size, size)), 2.0)
+        tex = (tex - tex.min()) / (tex.max() - tex.min())
+        img = np.clip(0.15 + 0.8 * tex, 0.05, 1.0)
+        if levels:
+            img = np.round(img * levels) / levels
+        out[i][inside] = img[inside]
+    return out

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import brain_slices
 from scipy.ndimage import gaussian_filter
 from sklearn.metrics import average_precision_score
 
@@ -15,24 +16,9 @@ from residual_pitfalls.experiments.paper import (
 )
 
 
-def phantom_slices(n: int = 3, size: int = 48, seed: int = 0) -> np.ndarray:
-    """(n, size, size) float32: textured ellipses with an exact-zero background, quantised values
-    so that ties between normal and anomalous scores really occur."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size] / size - 0.5
-    images = []
-    for _ in range(n):
-        inside = (yy / rng.uniform(0.3, 0.45)) ** 2 + (xx / rng.uniform(0.3, 0.45)) ** 2 < 1
-        texture = (
-            0.4 + 0.1 * np.sin(rng.uniform(10, 30) * xx) + 0.05 * rng.standard_normal(xx.shape)
-        )
-        images.append(np.where(inside, np.clip(np.round(texture, 2), 0.01, 1), 0))
-    return np.asarray(images, dtype=np.float32)
-
-
 @pytest.fixture(scope="module")
 def images():
-    return phantom_slices()
+    return brain_slices(3, 48, 0, levels=100)  # ties really occur
 
 
 def test_intensity_sigma_grid_equals_brute_force_sklearn(images):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
+from helpers import brain_slices
 from scipy.ndimage import binary_erosion, gaussian_filter, median_filter
 from skimage.metrics import structural_similarity
 
@@ -49,28 +50,8 @@ BUILTINS = [
 ]
 
 
-def brains(n: int, size: int, seed: int, levels: int | None = None) -> np.ndarray:
-    """(n, size, size) float32 brain-like slices: smooth texture in an ellipse, 0 outside.
-
-    ``levels``: quantise the brain to that many grey levels (exact ties between pixels, and
-    between pixels and the grid's intensities)."""
-    rng = np.random.default_rng([seed, size, n])
-    yy, xx = np.mgrid[:size, :size] / (size - 1) * 2 - 1
-    out = np.zeros((n, size, size), np.float32)
-    for i in range(n):
-        a, b = rng.uniform(0.75, 0.9, 2)
-        inside = (yy / a) ** 2 + (xx / b) ** 2 < 1
-        tex = gaussian_filter(rng.random((size, size)), 2.0)
-        tex = (tex - tex.min()) / (tex.max() - tex.min())
-        img = np.clip(0.15 + 0.8 * tex, 0.05, 1.0)
-        if levels:
-            img = np.round(img * levels) / levels
-        out[i][inside] = img[inside]
-    return out
-
-
 def pair(n: int = 3, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    x = brains(n, size, seed)
+    x = brain_slices(n, size, seed)
     r = np.clip(gaussian_filter(x, (0, 1.0, 1.0)) + 0.01, 0, 1).astype(np.float32)
     return x, r
 
@@ -150,7 +131,7 @@ def test_pixelwise_builtins_follow_their_formulas():
         use_sample_covariance=False, full=True,
     )  # fmt: skip
     assert np.abs(score_maps("residual_ssim", x, r)[0] - res[0] * (1 - s0)).max() <= 1e-6
-    train = brains(5, 24, seed=7)
+    train = brain_slices(5, 24, seed=7)
     recon = np.clip(train + 0.02, 0, 1).astype(np.float32)
     st = healthy_stats(train, recon)
     mu, sd = train.astype(np.float64).mean(0), train.astype(np.float64).std(0)
@@ -172,14 +153,14 @@ def test_scorers_needing_stats_say_so():
     with pytest.raises(ValueError, match="residual_zscore.*residual statistics"):
         score_maps("residual_zscore", x, r, stats=healthy_stats(x))
     with pytest.raises(ValueError, match=r"\(20, 20\).*\(16, 16\)"):
-        score_maps("pixel_zscore", x, r, stats=healthy_stats(brains(2, 20, 1)))
+        score_maps("pixel_zscore", x, r, stats=healthy_stats(brain_slices(2, 20, 1)))
 
 
 # ---------------------------------------------------------------------------- stats files
 
 
 def test_healthy_stats_roundtrip_and_validation(tmp_path):
-    train = brains(4, 16, seed=3)
+    train = brain_slices(4, 16, seed=3)
     st = healthy_stats(train, np.clip(train * 0.9, 0, 1))
     path = tmp_path / "stats.npz"
     save_healthy_stats(path, st)
@@ -204,7 +185,7 @@ def test_healthy_stats_roundtrip_and_validation(tmp_path):
 
 
 def test_blurred_healthy_stats_are_the_blur_residuals():
-    train = brains(3, 16, seed=5)
+    train = brain_slices(3, 16, seed=5)
     out = blurred_healthy_stats(train, np.array([0.0, 1.5]))
     assert np.all(out[0.0].residual_mean == 0)
     blurred = gaussian_filter(train, (0, 1.5, 1.5))
@@ -264,7 +245,7 @@ def test_user_scorer_output_is_checked(monkeypatch):
     with pytest.raises(
         ScoreError, match=r"'residual_zscore'.*2 x 8 x 8 test batch.*residual statistics"
     ):
-        check_scorer(resolve_scorers(None)["residual_zscore"], healthy_stats(brains(2, 8, 0)))
+        check_scorer(resolve_scorers(None)["residual_zscore"], healthy_stats(brain_slices(2, 8, 0)))
 
 
 # ---------------------------------------------------------------------------- config
@@ -318,7 +299,7 @@ def test_resolve_scorers_defaults_and_variants(monkeypatch):
             {"m": {"function": "test_scores:needs_alpha", "params": {"alpha": 1, "beta": 2}}},
             r"'scores\.m\.params': unknown params \['beta'\]",
         ),
-        ({"m": {"function": "test_scores:brains"}}, r"'scores\.m'.*'stats'"),
+        ({"m": {"function": "helpers:brain_slices"}}, r"'scores\.m'.*'stats'"),
         ({"residual": {"function": "my_scores:smoothed_residual"}}, "is a built-in scorer"),
     ],
 )
@@ -333,11 +314,11 @@ def test_resolve_scorers_errors_name_the_key(monkeypatch, entry, message):
 
 
 def grid_case(size: int, n: int, levels: int | None, radius: float):
-    images = brains(n, size, seed=size + n, levels=levels)
+    images = brain_slices(n, size, seed=size + n, levels=levels)
     centres = anomaly_centres(images, seed=1)
     intensities = np.array([0.0, 0.25, 0.5, 0.8, 1.0])
     sigmas = np.array([0.0, 0.7, 2.0])
-    train = brains(4, size, seed=99, levels=levels)
+    train = brain_slices(4, size, seed=99, levels=levels)
     return images, centres, radius, intensities, sigmas, blurred_healthy_stats(train, sigmas)
 
 
@@ -366,7 +347,7 @@ def test_fast_grid_equals_full_map_and_sklearn(monkeypatch, name, size, levels):
 
 def test_fast_grid_with_disk_at_the_border():
     """A disk touching the image corner: crops clip to the image (and msgms' 8-alignment)."""
-    images = brains(1, 40, seed=4)
+    images = brain_slices(1, 40, seed=4)
     images[0, :3, :] = 0.5  # brain up to the top border
     images[0, :, :3] = 0.5
     centres = np.array([[1, 2]])
@@ -409,7 +390,7 @@ def test_grid_needs_stats_for_zscores():
 
 def test_fast_grid_crops_inside_a_large_image():
     """Crops that reach neither border: msgms' crop must start on its 8-pixel pooling grid."""
-    images = brains(1, 128, seed=11, levels=16)
+    images = brain_slices(1, 128, seed=11, levels=16)
     centres = np.array([[61, 67]])  # odd offsets: an unaligned crop would shift the grid
     inten, sigmas = np.array([0.0, 0.5, 0.9]), np.array([0.0, 1.0])
     for name in ("msgms", "ssim"):
@@ -423,7 +404,7 @@ def test_fast_grid_crops_inside_a_large_image():
 @pytest.mark.parametrize("name", ["ssim", "residual_ssim", "msgms"])
 def test_one_reconstruction_broadcast_over_a_batch_gives_the_same_maps(name):
     """The Exp 1 sweep passes one reconstruction broadcast over the intensities (stride 0)."""
-    x = brains(4, 24, seed=8)
+    x = brain_slices(4, 24, seed=8)
     r = np.clip(gaussian_filter(x[0], 1.0), 0, 1).astype(np.float32)
     broadcast = score_maps(name, x, np.broadcast_to(r, x.shape))
     assert np.array_equal(broadcast, score_maps(name, x, np.repeat(r[None], 4, axis=0)))
@@ -446,13 +427,13 @@ def test_sweep_with_given_reconstructions_equals_full_map_and_sklearn(monkeypatc
     """Exp 3.1: a model-like reconstruction per image (smoothed, offset, noisy), fixed over I."""
     monkeypatch.syspath_prepend(str(BYOS))
     spec = resolve_scorers({name: SPECS[name]})[name]
-    images = brains(2, 48, seed=21, levels=8)
+    images = brain_slices(2, 48, seed=21, levels=8)
     centres = anomaly_centres(images, seed=2)
     rng = np.random.default_rng(5)
     recon = gaussian_filter(images, (0, 1.2, 1.2)) * 0.9 + 0.03
     recon = np.round((recon + rng.normal(0, 0.02, recon.shape)) * 64) / 64  # ties
     recon = recon.astype(np.float32)
-    train = brains(4, 48, seed=22)
+    train = brain_slices(4, 48, seed=22)
     stats = healthy_stats(train, np.clip(gaussian_filter(train, (0, 1.2, 1.2)), 0, 1))
     inten = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
     args = (images, centres, 6.0, inten, recon, spec, stats)

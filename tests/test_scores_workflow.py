@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import REPO, TINY, snakemake_command
+from helpers import REPO, TINY, brain_slices, snakemake_command
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from residual_pitfalls.anomalies import anomaly_centres, disk_label
@@ -52,19 +52,6 @@ from residual_pitfalls.scorers.stats import ScoreError, blurred_healthy_stats
 BYOS = REPO / "examples" / "byos"
 
 
-def brains(n: int, size: int, seed: int) -> np.ndarray:
-    """(n, size, size) float32 brain-like slices: smooth texture in an ellipse, 0 outside."""
-    rng = np.random.default_rng([seed, size, n])
-    yy, xx = np.mgrid[:size, :size] / (size - 1) * 2 - 1
-    out = np.zeros((n, size, size), np.float32)
-    for i in range(n):
-        inside = (yy / rng.uniform(0.75, 0.9)) ** 2 + (xx / rng.uniform(0.75, 0.9)) ** 2 < 1
-        texture = blur(rng.random((size, size), dtype=np.float32), 2.0)
-        texture = (texture - texture.min()) / (np.ptp(texture) + 1e-6)
-        out[i][inside] = 0.2 + 0.6 * texture[inside]
-    return out
-
-
 def smooth(batch: np.ndarray) -> np.ndarray:
     """A deterministic stand-in for a model: blur every slice with sigma 1.5."""
     return np.stack([blur(img, 1.5) for img in batch])
@@ -75,11 +62,11 @@ def smooth(batch: np.ndarray) -> np.ndarray:
 
 
 def test_texture_curves_residual_equals_exp2_and_others_equal_sklearn():
-    images = brains(3, 40, seed=1)
+    images = brain_slices(3, 40, seed=1)
     centres = anomaly_centres(images, seed=0)
     sigmas = np.array([0.0, 1.0, 2.5])
     specs = resolve_scorers({"residual": {}, "ssim": {}, "pixel_zscore": {}})
-    stats = blurred_healthy_stats(brains(4, 40, seed=2), sigmas)
+    stats = blurred_healthy_stats(brain_slices(4, 40, seed=2), sigmas)
     frames = {
         name: scored_texture_curves(
             images,
@@ -118,12 +105,12 @@ def test_texture_curves_residual_equals_exp2_and_others_equal_sklearn():
 def test_model_curves_score_the_recorded_reconstructions(tmp_path, mode):
     """The paper's Exp 3 records its reconstructions; the zoo scores them: the residual's APs are
     the paper's, every other number is sklearn's (or a brute-force Dice) on the maps."""
-    images = brains(3, 32, seed=3)
+    images = brain_slices(3, 32, seed=3)
     centres = anomaly_centres(images, seed=0)
     intensities = np.linspace(0, 1, 4)
     specs = resolve_scorers({"residual": {}, "msgms": {}, "residual_zscore": {}})
-    val = brains(2, 32, seed=5)
-    stats = model_healthy_stats(brains(5, 32, seed=4), val, smooth(val))
+    val = brain_slices(2, 32, seed=5)
+    stats = model_healthy_stats(brain_slices(5, 32, seed=4), val, smooth(val))
     record = RecordedReconstructions(
         smooth, tmp_path / "rec.npy", mode=mode, n_intensities=4, shape=images.shape
     )
@@ -181,7 +168,7 @@ def test_model_curves_score_the_recorded_reconstructions(tmp_path, mode):
 
 
 def test_recorder_and_sweep_reject_a_wrong_number_of_reconstructions(tmp_path):
-    images = brains(2, 24, seed=9)
+    images = brain_slices(2, 24, seed=9)
     centres = anomaly_centres(images, seed=0)
     record = RecordedReconstructions(
         smooth, tmp_path / "r.npy", mode="anomalous", n_intensities=3, shape=images.shape
@@ -203,7 +190,7 @@ def test_recorder_and_sweep_reject_a_wrong_number_of_reconstructions(tmp_path):
 
 
 def test_model_curves_reject_unknown_metric_and_mode():
-    images = brains(1, 32, seed=3)
+    images = brain_slices(1, 32, seed=3)
     centres = anomaly_centres(images, seed=0)
     specs = resolve_scorers({"residual": {}})
     kwargs = dict(radius=4, intensities=np.array([0.5]), specs=specs)
@@ -215,7 +202,7 @@ def test_model_curves_reject_unknown_metric_and_mode():
 
 
 def test_model_stats_mix_training_pixels_and_validation_residuals():
-    train, val = brains(4, 24, seed=6), brains(3, 24, seed=7)
+    train, val = brain_slices(4, 24, seed=6), brain_slices(3, 24, seed=7)
     stats = model_healthy_stats(train, val, smooth(val))
     np.testing.assert_allclose(stats.image_mean, train.astype(np.float64).mean(0), atol=1e-6)
     residuals = np.abs(smooth(val) - val).astype(np.float64)
@@ -225,7 +212,7 @@ def test_model_stats_mix_training_pixels_and_validation_residuals():
 
 def test_blurred_stats_roundtrip(tmp_path):
     sigmas = np.linspace(0, 5, 7)
-    stats = blurred_healthy_stats(brains(3, 24, seed=8), sigmas)
+    stats = blurred_healthy_stats(brain_slices(3, 24, seed=8), sigmas)
     save_blurred_stats(tmp_path / "s.npz", stats)
     back = load_blurred_stats(tmp_path / "s.npz")
     assert list(back) == [float(s) for s in sigmas]  # keys exactly the grid's floats

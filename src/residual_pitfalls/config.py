@@ -118,6 +118,15 @@ def validate_config(config: dict, schema_path: str, known_archs: Iterable[str]) 
 
 def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
     """Raise ConfigError on the first inconsistency; `known_archs` are the trainable model names."""
+    _check_datasets(config)
+    _check_geometry(config)
+    _check_grid(config)
+    _check_training(config)
+    _check_names(config, known_archs)
+
+
+def _check_datasets(config: Mapping) -> None:
+    """The selected data set exists; each entry has what its source needs."""
     datasets = config["datasets"]
     name = config["dataset"]
     if name not in datasets:
@@ -144,6 +153,9 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
                 "(voxels > 0); give {replace: [old, new]} or {manifest: masks.csv}"
             )
 
+
+def _check_geometry(config: Mapping) -> None:
+    """image_size is an int; the slices and the disk radius fit the cube."""
     if isinstance(config["image_size"], float):  # JSON schema counts 64.0 as an integer
         raise ConfigError(
             f"config key 'image_size': expected an integer, got {config['image_size']!r}"
@@ -169,6 +181,9 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
             f"(expected < {size / 2})"
         )
 
+
+def _check_grid(config: Mapping) -> None:
+    """Exp 1's intensities lie in [0, 1], its sigmas are >= 0."""
     lo, hi, _ = _linspace_bounds(config, "intensity")
     if not (0 <= lo <= 1 and 0 <= hi <= 1):
         raise ConfigError(
@@ -178,6 +193,9 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
     if lo < 0 or hi < 0:
         raise ConfigError(f"config key 'grid.sigma': sigma must be >= 0, got start {lo}, stop {hi}")
 
+
+def _check_training(config: Mapping) -> None:
+    """Validation settings that contradict each other or the split."""
     training = config.get("training", {})
     if training.get("val_every") == 0 and training.get("selection", "last") != "last":
         raise ConfigError(
@@ -191,6 +209,10 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
             "split.val_fraction is 0 (no validation volumes); set val_every: 0 or a val_fraction > 0"
         )
 
+
+def _check_names(config: Mapping, known_archs: Iterable[str]) -> None:
+    """Models, the models the evaluation names and the lesion figures' data sets exist."""
+    datasets = config["datasets"]
     known_archs = set(known_archs)
     for key, model in config.get("models", {}).items():
         if "checkpoint" in model:

@@ -12,7 +12,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, _paths) if p))
 
 from residual_pitfalls import layout
 from residual_pitfalls.architectures import BATCHNORM_MODES
-from residual_pitfalls.config import check_all
+from residual_pitfalls.config import ConfigError, check_all
 from residual_pitfalls.layout import download_targets, needs_download
 from residual_pitfalls.scorers.entries import check_entries, zoo_entries
 
@@ -24,7 +24,10 @@ SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.ya
 # error naming the folder or the counts), the scorer zoo's entries, each model's checkpoint file.
 # The code a config names (user scorers, model classes, hparams) is checked by the check_setup
 # job, so that parsing imports no torch, numba or matplotlib.
-SPLIT = check_all(config, SCHEMA)
+try:
+    SPLIT = check_all(config, SCHEMA)
+except ConfigError as error:  # one short message that names the key, not the checks' frames
+    raise ConfigError(str(error)) from None
 
 DATASET = config["datasets"][config["dataset"]]
 
