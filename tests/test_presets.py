@@ -92,6 +92,7 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
         counts[job["rule"]] = counts.get(job["rule"], 0) + 1
     expected = {
         "slices": 3,  # train, val, test
+        "check_setup": 1,  # the start-up checks that import code (checks.smk)
         "anomaly_centres": 1,
         "equalise_test_slices": 1,
         "intensity_sigma_grid": 2,  # raw, histogram-equalised
