@@ -14,6 +14,7 @@ from residual_pitfalls.settings import validate_config
 from residual_pitfalls.data.companions import drop_companions, pair_files
 from residual_pitfalls.data.nifti import list_volumes
 from residual_pitfalls.data.split import split_volumes
+from residual_pitfalls.data.spacing import check_common_spacing
 
 from residual_pitfalls.architectures import ARCHITECTURES
 from residual_pitfalls.score_experiments import check_zoo, zoo_entries
@@ -161,6 +162,13 @@ SPLIT = split_volumes(
     train_fraction=config["split"]["train_fraction"],
     val_fraction=config["split"]["val_fraction"],
 )
+# One voxel size for the whole data set (train, validation and test alike), read from the headers.
+if DATASET["source"] == "nifti" and not needs_download(DATASET):
+    check_common_spacing(
+        [p for part in SPLIT.values() for p in part],
+        reorient=DATASET["reorient"],
+        what=f"datasets.{config['dataset']} ({DATASET['path']})",
+    )
 
 
 def provenance_inputs():
