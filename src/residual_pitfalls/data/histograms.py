@@ -92,7 +92,9 @@ def _refuse_unknown_labels(
     values, counts = np.unique(rounded, return_counts=True)
     unknown = ~np.isin(values, np.concatenate([[0], anomaly, ignore]))
     if unknown.any():
-        found = ", ".join(f"{v:g} ({c} voxels)" for v, c in zip(values[unknown], counts[unknown]))
+        found = ", ".join(
+            f"{v:g} ({c} voxels)" for v, c in zip(values[unknown], counts[unknown], strict=True)
+        )
         raise VolumeError(
             f"label {str(path)!r} holds the value(s) {found}, which are neither 0, in "
             f"anomaly_values {anomaly.tolist()} nor in ignore_values {ignore.tolist()}: add them "

@@ -42,7 +42,9 @@ def voxel_spacing(path: Path, *, reorient: bool = False) -> tuple[float, float, 
             canonical[axes] = zooms
             zooms = canonical
     except (ImageFileError, OSError, EOFError, zlib.error, ValueError, IndexError) as err:
-        raise VolumeError(f"{str(path)!r}: cannot read its voxel size from the header: {err}")
+        raise VolumeError(
+            f"{str(path)!r}: cannot read its voxel size from the header: {err}"
+        ) from err
     if zooms.size != 3 or not np.isfinite(zooms).all() or (zooms <= 0).any():
         raise VolumeError(f"{str(path)!r}: its header gives the voxel size {zooms.tolist()} mm")
     return tuple(float(z) for z in zooms)
