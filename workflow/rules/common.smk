@@ -15,6 +15,7 @@ from residual_pitfalls.data.companions import drop_companions, pair_files
 from residual_pitfalls.data.nifti import list_volumes
 from residual_pitfalls.data.split import split_volumes
 from residual_pitfalls.data.spacing import check_common_spacing
+from residual_pitfalls.plugins import plugin_source
 
 from residual_pitfalls.architectures import ARCHITECTURES
 from residual_pitfalls.score_experiments import check_zoo, zoo_entries
@@ -116,6 +117,14 @@ def companion_files(name, kind, images=None):
 def model_checkpoint(wildcards):
     spec = config["models"][wildcards.model]
     return spec.get("checkpoint", f"results/models/{wildcards.model}/model.pt")
+
+
+def model_source(wildcards):
+    """A bring-your-own model class's module file: an input, so editing the class reruns the jobs
+    that run the model (and only those)."""
+    class_path = config["models"][wildcards.model].get("class_path")
+    source = plugin_source(class_path) if class_path else None
+    return [source] if source else []
 
 
 def exp3_healthy_curves(batchnorm):
@@ -230,6 +239,22 @@ def model_stats(wildcards):
     if any(s.needs_stats for s in SCORERS.values()):
         return [f"results/metrics/scores/healthy_{wildcards.model}.npz"]
     return []
+
+
+def _scorer_source(name):
+    function = SCORE_CONFIG[name].get("function") if SCORE_CONFIG[name] else None
+    return plugin_source(function) if function else None
+
+
+def scorer_source(wildcards):
+    """A bring-your-own scorer's module file: an input of its own jobs, so editing the function
+    reruns exactly them (Exp 3 scores every scorer in one job per (model, mode): all_scorer_sources)."""
+    source = _scorer_source(wildcards.score)
+    return [source] if source else []
+
+
+def all_scorer_sources(wildcards):
+    return sorted({s for s in map(_scorer_source, SCORE_CONFIG) if s})
 
 
 def score_entry(wildcards):
