@@ -1,0 +1,103 @@
+"""Checks of a model before its evaluation, and the seed its forward passes run under.
+
+Two ways a model gave wrong or unrepeatable Exp. 3 numbers without a word:
+
+- a traced TorchScript model (``torch.jit.trace``) bakes the BatchNorm mode into its graph, so
+  ``evaluation.batchnorm: per_image`` changed nothing (identical eval and per-image curves, which
+  read as "no BatchNorm"): :func:`check_model_for_evaluation` refuses it, naming the model;
+- a model whose output is random in eval mode (dropout applied unconditionally) gave different APs
+  on a rerun: every :func:`~residual_pitfalls.models.reconstruct` call runs under
+  :func:`seeded_torch` (``EVAL_SEED``), and the check warns, naming the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["EVAL_SEED", "check_model_for_evaluation", "seeded_torch"]
+
+# The torch seed of every evaluation forward pass (reconstruct): a stochastic model's numbers are
+# one fixed draw, the same on every rerun.
+EVAL_SEED = 0
+
+
+@contextlib.contextmanager
+def seeded_torch(seed: int = EVAL_SEED, device: torch.device | str = "cpu") -> Iterator[None]:
+    """Within the block torch's global generators (CPU, and ``device``'s if CUDA) start from
+    ``seed``; on exit they are restored, so nothing outside the block sees a changed state."""
+    device = torch.device(device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _first(output: object) -> torch.Tensor:
+    return output[0] if isinstance(output, tuple | list) else output
+
+
+def _forward(model: nn.Module, x: torch.Tensor, *, per_image: bool) -> torch.Tensor:
+    from residual_pitfalls.models import per_image_batchnorm
+
+    with contextlib.ExitStack() as stack:
+        if per_image:
+            stack.enter_context(per_image_batchnorm(model))
+        else:
+            model.eval()
+        stack.enter_context(torch.no_grad())
+        stack.enter_context(seeded_torch(EVAL_SEED, x.device))
+        return _first(model(x.clone())).detach().float().cpu()
+
+
+def check_model_for_evaluation(
+    model: nn.Module, name: str, images: np.ndarray, *, batchnorm: str = "eval"
+) -> bool:
+    """Probe ``model`` (config name ``name``) on the first image of ``images`` ``(N, H, W)``.
+
+    Warns (naming the model) when two eval-mode passes over the same input differ: the model is
+    stochastic, and its numbers hold for the evaluation seed ``EVAL_SEED`` only. With
+    ``batchnorm="per_image"`` raises ValueError naming the model when it has BatchNorm layers
+    but normalising by the image's own statistics leaves its output unchanged (a traced
+    TorchScript model). Returns whether the model is stochastic. The model ends in eval mode.
+    """
+    from residual_pitfalls.models import has_batchnorm
+
+    if len(images) == 0:
+        return False
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    x = torch.tensor(np.asarray(images[:1], dtype=np.float32), device=device)[:, None]
+    model.eval()
+    with torch.no_grad():
+        first, second = (_first(model(x.clone())).detach().float().cpu() for _ in range(2))
+    stochastic = not torch.equal(first, second)
+    if stochastic:
+        diff = float((first - second).abs().max())
+        warnings.warn(
+            f"model {name!r} is stochastic in eval mode: two passes over the same image differ "
+            f"by up to {diff:.3g} (dropout or sampling left on). Its evaluation runs with the torch "
+            f"seed {EVAL_SEED} (residual_pitfalls.model_checks.EVAL_SEED), so reruns agree, but "
+            "its APs are one draw of a random model",
+            stacklevel=2,
+        )
+    if batchnorm == "per_image" and has_batchnorm(model):
+        try:
+            per_image = _forward(model, x, per_image=True)
+        except ValueError:  # one value per channel: training-mode BatchNorm, so it does switch
+            per_image = None
+        if per_image is not None and torch.equal(per_image, _forward(model, x, per_image=False)):
+            raise ValueError(
+                f"model {name!r}: evaluation.batchnorm: per_image cannot switch its BatchNorm "
+                "layers (its output with per-image statistics equals the eval-mode output "
+                "exactly), as in a traced TorchScript model: torch.jit.trace fixes the BatchNorm "
+                "mode when tracing. Export it with torch.jit.script (or give class_path and a "
+                "state dict), or set evaluation.batchnorm: eval; the BatchNorm comparison "
+                "(results/fig3a_per_image_bn) runs every model per image too"
+            )
+    model.eval()
+    return stochastic
