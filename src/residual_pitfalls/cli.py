@@ -70,7 +70,7 @@ def check_config_command(args: argparse.Namespace) -> int:
     config = merged_config(root, args.overlays)
     try:  # the workflow's start-up checks, except those that need the data set's files
         validate_config(config, str((root / SCHEMA).resolve()), known_archs=ARCHITECTURES)
-        resolve_scorers(zoo_entries(config.get("scores")))
+        resolve_scorers(zoo_entries(config.get("scores")), image_size=config["image_size"])
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

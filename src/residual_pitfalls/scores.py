@@ -68,6 +68,13 @@ from residual_pitfalls.metrics import (
     average_precision_reference,
 )
 from residual_pitfalls.reconstruction import blur
+from residual_pitfalls.scorer_guards import (
+    ERODED,
+    as_float32_scores,
+    check_param_types,
+    check_postprocessing_bounds,
+    private_copies,
+)
 from residual_pitfalls.settings import ConfigError
 
 __all__ = [
@@ -538,7 +545,7 @@ def _check_int(value: object, key: str, expected: str, ok: Callable[[int], bool]
     return int(value)
 
 
-def _resolve_one(name: str, entry: object) -> ScorerSpec:
+def _resolve_one(name: str, entry: object, image_size: int | None = None) -> ScorerSpec:
     key = f"scores.{name}"
     if entry is None:
         entry = {}
@@ -572,6 +579,11 @@ def _resolve_one(name: str, entry: object) -> ScorerSpec:
         scorer, source = Scorer(fn, None, needs_stats=flag), str(path)
     else:
         base = entry.get("scorer", name)
+        if name in SCORES and base != name:  # the built-in's row would show another scorer
+            raise ConfigError(
+                f"config key '{key}.scorer': {name!r} is a built-in scorer; give your variant of "
+                f"{base!r} another name"
+            )
         if base not in SCORES:
             where = f"{key}.scorer" if "scorer" in entry else key
             raise ConfigError(
@@ -597,27 +609,36 @@ def _resolve_one(name: str, entry: object) -> ScorerSpec:
     missing = required - set(params)
     if missing:
         raise ConfigError(f"config key '{key}.params': missing {sorted(missing)} for {source!r}")
+    check_param_types(scorer.fn, params, key, ConfigError)
     median = entry.get("median")
     if median is not None:
         median = _check_int(
             median, f"{key}.median", "an odd int >= 3 (or null)", lambda k: k >= 3 and k % 2 == 1
         )
     erode = _check_int(entry.get("erode", 0) or 0, f"{key}.erode", "an int >= 0", lambda n: n >= 0)
+    check_postprocessing_bounds(key, median, erode, image_size, ConfigError)
     return ScorerSpec(name, scorer, dict(params), median, erode, source)
 
 
-def resolve_scorers(config_scores: Mapping | None) -> dict[str, ScorerSpec]:
+def resolve_scorers(
+    config_scores: Mapping | None, image_size: int | None = None
+) -> dict[str, ScorerSpec]:
     """Validate a config ``scores:`` mapping; returns name -> :class:`ScorerSpec` in its order.
 
     ``None`` (key absent) means all built-ins with their defaults. Raises
     :class:`~residual_pitfalls.settings.ConfigError` naming ``scores.<name>...`` on an unknown
-    name, unknown/missing params, a bad ``median``/``erode`` or a function that does not import.
+    name, unknown/missing params, a bad ``median``/``erode`` or a function that does not import,
+    a built-in's name used for another scorer, a string for a param whose default is a number;
+    with ``image_size``, also a ``median``/``erode`` beyond ``scorer_guards.postprocessing_bounds``.
     """
     if config_scores is None:
         return {name: ScorerSpec(name, s, source=name) for name, s in SCORES.items()}
     if not isinstance(config_scores, Mapping):
         raise ConfigError(f"config key 'scores': expected a mapping, got {config_scores!r}")
-    return {str(name): _resolve_one(str(name), entry) for name, entry in config_scores.items()}
+    return {
+        str(name): _resolve_one(str(name), entry, image_size)
+        for name, entry in config_scores.items()
+    }
 
 
 def _spec(name_or_spec: ScorerSpec | str) -> ScorerSpec:
@@ -652,6 +673,7 @@ def score_maps(
     *,
     stats: HealthyStats | None = None,
     brain_masks: np.ndarray | None = None,
+    batch_labels: list[str] | None = None,
 ) -> np.ndarray:
     """Anomaly maps of one scorer, with its post-processing, checked.
 
@@ -663,6 +685,12 @@ def score_maps(
         stats: :class:`HealthyStats` for scorers that need it, else ignored.
         brain_masks: ``(N, H, W)`` bool for ``erode``; default ``inputs > 0`` (pass the healthy
             slice's mask when the anomaly may paint zeros into the brain).
+        batch_labels: what each map of the batch is, for messages (default "image i").
+
+    A bring-your-own scorer gets its own copies of ``inputs`` and ``reconstructions`` (what it
+    does to them stays with it); its map is ranked as float32 (another dtype is cast when that
+    keeps the order, else refused). ``erode`` sets the map outside the eroded brain mask to
+    ``ERODED``, the lowest float32: those pixels rank below every score.
 
     Returns:
         ``(N, H, W)`` float32, higher = more anomalous.
@@ -679,8 +707,10 @@ def score_maps(
         )
     if spec.needs_stats and stats is None:
         raise ValueError(f"scorer {spec.name!r} needs healthy statistics; got stats=None")
-    maps = spec.scorer.fn(inputs, reconstructions, stats=stats, **spec.params)
-    maps = np.asarray(maps)
+    given = (inputs, reconstructions)
+    if spec.source not in SCORES:  # only the built-ins are known not to write into them
+        given = private_copies(inputs, reconstructions)
+    maps = np.asarray(spec.scorer.fn(*given, stats=stats, **spec.params))
     if maps.shape != inputs.shape:
         raise ScoreError(
             f"scorer {spec.name!r} ({spec.source}) returned shape {maps.shape}, "
@@ -688,14 +718,15 @@ def score_maps(
         )
     if not (np.issubdtype(maps.dtype, np.floating) or np.issubdtype(maps.dtype, np.integer)):
         raise ScoreError(f"scorer {spec.name!r} ({spec.source}) returned dtype {maps.dtype}")
-    maps = maps.astype(np.float32, copy=False)
     finite = np.isfinite(maps).reshape(len(maps), -1).all(axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)
+        what = batch_labels or [f"image {i}" for i in range(len(maps))]
         raise ScoreError(
-            f"scorer {spec.name!r} ({spec.source}) returned NaN or inf for image "
-            f"{int(bad[0])} (images {bad[:10].tolist()}); scores must be finite"
+            f"scorer {spec.name!r} ({spec.source}) returned NaN or inf for {what[bad[0]]} "
+            f"(all: {', '.join(what[i] for i in bad[:10])}); scores must be finite"
         )
+    maps = as_float32_scores(maps, f"scorer {spec.name!r} ({spec.source})", ScoreError)
     if spec.median:
         maps = median_filter(maps, size=(1, spec.median, spec.median), mode="reflect")
     if spec.erode:
@@ -703,7 +734,7 @@ def score_maps(
         if mask.shape != inputs.shape:
             raise ValueError(f"brain_masks have shape {mask.shape}, expected {inputs.shape}")
         mask = binary_erosion(mask, structure=_CROSS, iterations=spec.erode, border_value=0)
-        maps = np.where(mask, maps, np.float32(0))
+        maps = np.where(mask, maps, ERODED)
     return maps
 
 
@@ -835,6 +866,7 @@ def _sweep_aps(
     brain = image > 0
     aps = np.empty(len(values))
     reach = spec.reach
+    labels = [f"intensity {v:g} (index {k})" for k, v in enumerate(values)]
     if reach is None or not label.any():
         # unknown reach: full maps for every intensity, exact fast AP
         batch = np.repeat(image[None], len(values), axis=0)
@@ -845,6 +877,7 @@ def _sweep_aps(
             np.broadcast_to(recon, batch.shape),
             stats=stats,
             brain_masks=np.broadcast_to(brain, batch.shape),
+            batch_labels=labels,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NoPositivesWarning)
@@ -866,6 +899,7 @@ def _sweep_aps(
             np.broadcast_to(recon[outer], batch.shape),
             stats=stats.crop(*outer) if stats is not None else None,
             brain_masks=np.broadcast_to(brain[outer], batch.shape),
+            batch_labels=labels,
         )
         rel = tuple(
             slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer, strict=True)
@@ -890,7 +924,14 @@ def _naive_aps(
     aps = np.empty(len(intensities))
     for k, value in enumerate(intensities):
         anomalous, label = disk_anomaly(image, centre, radius, float(value))
-        m = score_maps(spec, anomalous[None], recon[None], stats=stats, brain_masks=brain[None])
+        m = score_maps(
+            spec,
+            anomalous[None],
+            recon[None],
+            stats=stats,
+            brain_masks=brain[None],
+            batch_labels=[f"intensity {float(value):g} (index {k})"],
+        )
         aps[k] = average_precision_reference(label, m[0])
     return aps
 

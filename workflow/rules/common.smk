@@ -199,9 +199,9 @@ def provenance_inputs():
 # `scores: {name: false}` leaves a scorer out (an overlay cannot delete a key of config.yaml).
 SCORE_CONFIG = zoo_entries(config.get("scores"))
 # Start-up checks: an unknown scorer, bad params or post-processing, a function that does not
-# import or returns a bad map, a missing source of healthy statistics or an unknown metric stop
-# the run here with an error naming the config key.
-SCORERS = resolve_scorers(SCORE_CONFIG)
+# import or returns a bad map, a median/erode too wide for image_size, a missing source of healthy
+# statistics or an unknown metric stop the run here with an error naming the config key.
+SCORERS = resolve_scorers(SCORE_CONFIG, image_size=config["image_size"])
 check_zoo(
     SCORERS,
     config["evaluation"]["metrics"],
