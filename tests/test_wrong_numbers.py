@@ -134,8 +134,8 @@ def test_traced_model_with_per_image_batchnorm_is_refused_naming_it(rng):
         assert not np.array_equal(
             reconstruct(model, images, batchnorm="per_image"), reconstruct(model, images)
         )
-    np.testing.assert_array_equal(
-        reconstruct(traced, images, batchnorm="per_image"), reconstruct(traced, images)
+    np.testing.assert_allclose(  # one image per batch against eight: float rounding only
+        reconstruct(traced, images, batchnorm="per_image"), reconstruct(traced, images), atol=1e-6
     )
     with pytest.raises(ValueError, match=r"model 'my_traced'.*per_image.*torch\.jit\.script"):
         check_model_for_evaluation(traced, "my_traced", images, batchnorm="per_image")

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from residual_pitfalls.architectures import ARCHITECTURES
+from residual_pitfalls.model_checks import EVAL_SEED, seeded_torch
 from residual_pitfalls.models.autoencoder import AutoEncoder, SpatialAutoEncoder
 from residual_pitfalls.models.external import import_class, load_external_model
 from residual_pitfalls.models.vqvae import VQVAE2
@@ -272,7 +273,9 @@ def reconstruct(
     :func:`per_image_batchnorm`; a model without BatchNorm gives the same result as in "eval").
     The VQ-VAE codebooks stay fixed in both modes. A model returning a tuple contributes its first
     element. The model sees a copy of each batch, and the result is a new array, so ``images``
-    stays as it was whatever the model does to its input. Raises ValueError for a bad input, an
+    stays as it was whatever the model does to its input. The forward passes run under torch's
+    seed ``model_checks.EVAL_SEED`` (the global generators restored afterwards), so a model that is
+    random in eval mode gives the same result on every call. Raises ValueError for a bad input, an
     output of another shape, or a non-finite output.
     """
     if not isinstance(images, np.ndarray) or images.ndim != 3:
@@ -293,6 +296,8 @@ def reconstruct(
         if batchnorm == "per_image" and stack.enter_context(per_image_batchnorm(model)):
             single, batch_size = True, 1  # BatchNorm normalises with the image's own statistics
         stack.enter_context(torch.no_grad())
+        # a model that is random in eval mode (dropout left on) gives the same numbers every run
+        stack.enter_context(seeded_torch(EVAL_SEED, dev))
         for start in range(0, len(x_all), batch_size):
             # A fresh tensor per batch (torch.tensor always copies): a model that writes into its
             # input (``x.mul_(...)``) must never change the images the scores are computed against.
