@@ -86,3 +86,27 @@ def test_an_edited_plugin_reruns_exactly_the_jobs_that_use_it(tmp_path):
         "return self.decode(self.encode(x)) * 1.0",
     )
     assert planned(run("-n")) == {"model_intensity_curve": 1, "total": 1}
+
+
+def test_a_folder_of_mixed_voxel_sizes_stops_the_run_at_start_up(tmp_path):
+    """Item 7: nine volumes at 1 mm and one at 2 mm went through resize: pad without a word."""
+    import nibabel as nib
+    import numpy as np
+
+    folder = tmp_path / "volumes"
+    folder.mkdir()
+    grids = np.meshgrid(*(np.linspace(-1, 1, 24),) * 3, indexing="ij")
+    brain = (sum(g**2 for g in grids) < 0.5).astype(np.float32) * 0.5
+    for i in range(10):
+        affine = np.diag([2.0, 2.0, 2.0, 1.0] if i == 7 else [1.0, 1.0, 1.0, 1.0])
+        nib.save(nib.Nifti1Image(brain, affine), folder / f"sub-{i:02d}.nii.gz")
+    overlay = tmp_path / "mixed.yaml"
+    overlay.write_text(
+        f"dataset: mine\ndatasets: {{mine: {{source: nifti, path: '{folder}', "
+        "normalisation: none}}\nimage_size: 32\nslices: {axis: 2, train: [10, 14], test: [12]}\n"
+    )
+    result = run_snakemake(tmp_path, "-n", "all", "--configfile", str(TINY), str(overlay))
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "different voxel sizes: 1 x 1 x 1 mm: 9 file(s)" in text, text[-3000:]
+    assert "2 x 2 x 2 mm: 1 file(s) ('" in text and "sub-07.nii.gz" in text, text[-3000:]
