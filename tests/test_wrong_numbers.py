@@ -14,8 +14,8 @@ from residual_pitfalls.data.nifti import VolumeError
 from residual_pitfalls.data.slices import build_slice_stack
 from residual_pitfalls.data.spacing import check_common_spacing, voxel_spacing
 from residual_pitfalls.data.volumes import load_volume
-from residual_pitfalls.model_checks import check_model_for_evaluation
 from residual_pitfalls.models import reconstruct
+from residual_pitfalls.models.checks import check_model_for_evaluation
 
 # --------------------------------------------------------------------------- 7: voxel sizes
 

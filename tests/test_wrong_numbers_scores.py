@@ -9,18 +9,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from residual_pitfalls.metrics import best_dice
-from residual_pitfalls.score_experiments import scored_texture_curves
-from residual_pitfalls.scorer_guards import ERODED, postprocessing_bounds
-from residual_pitfalls.scores import (
-    ScoreError,
-    Scorer,
-    ScorerSpec,
-    resolve_scorers,
-    score_maps,
-    scored_intensity_sigma_grid,
-)
-from residual_pitfalls.settings import ConfigError
+from residual_pitfalls.config import ConfigError
+from residual_pitfalls.experiments.zoo import scored_texture_curves
+from residual_pitfalls.metrics.segmentation import best_dice
+from residual_pitfalls.scorers.builtin import Scorer
+from residual_pitfalls.scorers.fast_path import scored_intensity_sigma_grid
+from residual_pitfalls.scorers.guards import ERODED, postprocessing_bounds
+from residual_pitfalls.scorers.registry import ScorerSpec, resolve_scorers, score_maps
+from residual_pitfalls.scorers.stats import ScoreError
 
 
 def _slices(rng: np.random.Generator, n: int = 3, size: int = 32) -> np.ndarray:

@@ -6,36 +6,28 @@ Two ways a model gave wrong or unrepeatable Exp. 3 numbers without a word:
   ``evaluation.batchnorm: per_image`` changed nothing (identical eval and per-image curves, which
   read as "no BatchNorm"): :func:`check_model_for_evaluation` refuses it, naming the model;
 - a model whose output is random in eval mode (dropout applied unconditionally) gave different APs
-  on a rerun: every :func:`~residual_pitfalls.models.reconstruct` call runs under
-  :func:`seeded_torch` (``EVAL_SEED``), and the check warns, naming the model.
+  on a rerun: every :func:`~residual_pitfalls.models.inference.reconstruct` call runs under
+  :func:`~residual_pitfalls.models.inference.seeded_torch` (``EVAL_SEED``), and the check warns,
+  naming the model.
 """
 
 from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["EVAL_SEED", "check_model_for_evaluation", "seeded_torch"]
+from residual_pitfalls.models.inference import (
+    EVAL_SEED,
+    has_batchnorm,
+    per_image_batchnorm,
+    seeded_torch,
+)
 
-# The torch seed of every evaluation forward pass (reconstruct): a stochastic model's numbers are
-# one fixed draw, the same on every rerun.
-EVAL_SEED = 0
-
-
-@contextlib.contextmanager
-def seeded_torch(seed: int = EVAL_SEED, device: torch.device | str = "cpu") -> Iterator[None]:
-    """Within the block torch's global generators (CPU, and ``device``'s if CUDA) start from
-    ``seed``; on exit they are restored, so nothing outside the block sees a changed state."""
-    device = torch.device(device)
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
+__all__ = ["check_model_for_evaluation"]
 
 
 def _first(output: object) -> torch.Tensor:
@@ -43,8 +35,6 @@ def _first(output: object) -> torch.Tensor:
 
 
 def _forward(model: nn.Module, x: torch.Tensor, *, per_image: bool) -> torch.Tensor:
-    from residual_pitfalls.models import per_image_batchnorm
-
     with contextlib.ExitStack() as stack:
         if per_image:
             stack.enter_context(per_image_batchnorm(model))
@@ -66,8 +56,6 @@ def check_model_for_evaluation(
     but normalising by the image's own statistics leaves its output unchanged (a traced
     TorchScript model). Returns whether the model is stochastic. The model ends in eval mode.
     """
-    from residual_pitfalls.models import has_batchnorm
-
     if len(images) == 0:
         return False
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -81,7 +69,7 @@ def check_model_for_evaluation(
         warnings.warn(
             f"model {name!r} is stochastic in eval mode: two passes over the same image differ "
             f"by up to {diff:.3g} (dropout or sampling left on). Its evaluation runs with the torch "
-            f"seed {EVAL_SEED} (residual_pitfalls.model_checks.EVAL_SEED), so reruns agree, but "
+            f"seed {EVAL_SEED} (residual_pitfalls.models.inference.EVAL_SEED), so reruns agree, but "
             "its APs are one draw of a random model",
             stacklevel=2,
         )
