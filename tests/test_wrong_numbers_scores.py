@@ -159,3 +159,31 @@ def test_exp1_nan_message_names_the_intensity_not_an_image(rng):
         scored_intensity_sigma_grid(
             images, CENTRES[:2], spec=_plugin(nan_above_half, "nan"), **GRID
         )
+
+
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [
+        ("scores: {ssim: {erode: 1000}}\n", "'scores.ssim.erode': 1000 erosions exceed"),
+        ("scores: {ssim: {median: 201}}\n", "'scores.ssim.median': 201 is wider"),
+        ("scores: {ssim: {scorer: residual}}\n", "'scores.ssim.scorer': 'ssim' is a built-in"),
+    ],
+)
+def test_check_config_refuses_what_start_up_refuses(tmp_path, overlay, expected):
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO, TINY
+
+    (tmp_path / "my.yaml").write_text(overlay)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(
+        [sys.executable, "-m", "residual_pitfalls.cli", "check-config", str(TINY), "my.yaml"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 1 and expected in result.stderr, result.stderr
