@@ -92,8 +92,7 @@ def reconstruct(
     stays as it was whatever the model does to its input. The forward passes run under torch's
     seed ``EVAL_SEED`` (:func:`seeded_torch`; the global generators are restored afterwards), so a
     model that is random in eval mode gives the same result on every call. Raises ValueError for a
-    bad input, an
-    output of another shape, or a non-finite output.
+    bad input, an output of another shape, or a non-finite output.
     """
     if not isinstance(images, np.ndarray) or images.ndim != 3:
         raise ValueError(

@@ -14,6 +14,8 @@ class ScoreError(ValueError):
     """A scorer returned a map of the wrong shape or with NaN/inf; the message names it."""
 
 
+
+
 # --------------------------------------------------------------------------------------------
 # healthy statistics
 
