@@ -689,7 +689,9 @@ def test_lesion_histogram_errors(tmp_path, write_nifti, rng):
     with pytest.raises(VolumeError, match=r"small_seg.*\(8, 8, 8\).*case_flair"):
         lesion_histogram([img_path], [small], normalisation="none")
     with pytest.raises(ValueError, match="no anomalous"):
-        lesion_histogram([img_path], [lab_path], anomaly_values=[4], normalisation="none")
+        lesion_histogram(
+            [img_path], [lab_path], anomaly_values=[4], ignore_values=[1, 2], normalisation="none"
+        )
     with pytest.raises(ValueError, match="overlap"):
         lesion_histogram([img_path], [lab_path], anomaly_values=[1, 2], ignore_values=[2])
     with pytest.raises(ValueError, match="1 images, 2 labels"):

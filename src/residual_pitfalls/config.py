@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from residual_pitfalls.architectures import ARCHITECTURES
 from residual_pitfalls.errors import ConfigError
-from residual_pitfalls.layout import dataset_files, split_of
+from residual_pitfalls.layout import dataset_files, needs_download, split_of
 from residual_pitfalls.scorers.entries import check_entries, check_zoo_needs
 
 __all__ = ["ConfigError", "check_all", "check_config", "validate_config"]
@@ -269,7 +269,8 @@ def check_all(
         split = split_of(config, dataset_files(config, config["dataset"]))
     except ValueError as err:  # too few volumes: names the split keys and the counts
         raise ConfigError(str(err)) from None
-    entries = check_entries(config.get("scores"))
+    _check_spacing(config, split)
+    entries = check_entries(config.get("scores"), image_size=config["image_size"])
     check_zoo_needs(
         entries,
         config["evaluation"]["metrics"],
@@ -286,6 +287,24 @@ def check_all(
 
         check_code(config)
     return split
+
+
+def _check_spacing(config: Mapping, split: Mapping[str, list[Path]]) -> None:
+    """One voxel size for a NIfTI data set's volumes (train, validation and test alike), read
+    from the headers; a folder that mixes sizes is refused naming the files of each size."""
+    entry = config["datasets"][config["dataset"]]
+    if entry["source"] != "nifti" or needs_download(entry):
+        return
+    from residual_pitfalls.data.spacing import check_common_spacing
+
+    try:
+        check_common_spacing(
+            [p for part in split.values() for p in part],
+            reorient=entry["reorient"],
+            what=f"datasets.{config['dataset']} ({entry['path']})",
+        )
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _find_module(path: str, key: str) -> None:

@@ -15,6 +15,7 @@ from residual_pitfalls.architectures import BATCHNORM_MODES
 from residual_pitfalls.config import ConfigError, check_all
 from residual_pitfalls.layout import download_targets, needs_download
 from residual_pitfalls.scorers.entries import check_entries, zoo_entries
+from residual_pitfalls.plugins import plugin_source
 
 SETUP_OK = "results/checks/setup.ok"  # the check_setup job (checks.smk)
 SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
@@ -91,6 +92,14 @@ def model_checkpoint(wildcards):
     return spec.get("checkpoint", f"results/models/{wildcards.model}/model.pt")
 
 
+def model_source(wildcards):
+    """A bring-your-own model class's module file: an input, so editing the class reruns the jobs
+    that run the model (and only those)."""
+    class_path = config["models"][wildcards.model].get("class_path")
+    source = plugin_source(class_path) if class_path else None
+    return [source] if source else []
+
+
 def exp3_healthy_curves(batchnorm):
     """Exp 3.1 curves of every model with BatchNorm in mode `batchnorm`: the experiment's own files
     for the configured mode, the BatchNorm comparison's for the other one."""
@@ -148,7 +157,7 @@ def provenance_inputs():
 # The scorer zoo (rules in scores.smk).
 # `scores: {name: false}` leaves a scorer out (an overlay cannot delete a key of config.yaml).
 SCORE_CONFIG = zoo_entries(config.get("scores"))
-SCORERS = check_entries(SCORE_CONFIG)  # name -> its checked entry (needs_stats, source, ...)
+SCORERS = check_entries(SCORE_CONFIG, image_size=config["image_size"])  # name -> checked entry
 
 
 wildcard_constraints:
@@ -179,6 +188,22 @@ def model_stats(wildcards):
     if any(s.needs_stats for s in SCORERS.values()):
         return [f"results/metrics/scores/healthy_{wildcards.model}.npz"]
     return []
+
+
+def _scorer_source(name):
+    function = SCORE_CONFIG[name].get("function") if SCORE_CONFIG[name] else None
+    return plugin_source(function) if function else None
+
+
+def scorer_source(wildcards):
+    """A bring-your-own scorer's module file: an input of its own jobs, so editing the function
+    reruns exactly them (Exp 3 scores every scorer in one job per (model, mode): all_scorer_sources)."""
+    source = _scorer_source(wildcards.score)
+    return [source] if source else []
+
+
+def all_scorer_sources(wildcards):
+    return sorted({s for s in map(_scorer_source, SCORE_CONFIG) if s})
 
 
 def score_entry(wildcards):

@@ -41,6 +41,7 @@ rule model_intensity_curve:
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
         checkpoint=model_checkpoint,
+        plugin=model_source,
     output:
         curve="results/metrics/exp3_{model}_{mode}.parquet",
         # every reconstruction of the sweep, for the scorer zoo (score_exp3) to score without a

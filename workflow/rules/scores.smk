@@ -38,6 +38,7 @@ rule score_model_stats:
         train="results/data/train.npy",
         val="results/data/val.npy",
         checkpoint=model_checkpoint,
+        plugin=model_source,
     output:
         "results/metrics/scores/healthy_{model}.npz",
     params:
@@ -65,6 +66,7 @@ rule score_exp1:
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
         stats=blur_stats,
+        plugin=scorer_source,
     output:
         "results/metrics/scores/exp1/{score}.parquet",
     params:
@@ -93,6 +95,7 @@ rule score_textures:
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
         stats=blur_stats,
+        plugin=scorer_source,
     output:
         "results/metrics/scores/exp2/{score}.parquet",
     params:
@@ -122,6 +125,7 @@ rule score_exp3:
         centres="results/data/anomaly_centres.csv",
         reconstructions="results/metrics/exp3_{model}_{mode}_reconstructions.npy",
         stats=model_stats,
+        plugins=all_scorer_sources,
     output:
         per_image="results/metrics/scores/exp3/{model}/{mode}.parquet",
         pooled="results/metrics/scores/exp3/{model}/{mode}_pooled.parquet",

@@ -8,6 +8,7 @@ import torch
 from residual_pitfalls.experiments.paper import linspace, model_examples, model_intensity_curves
 from residual_pitfalls.experiments.zoo import RecordedReconstructions
 from residual_pitfalls.models import load_configured_model, reconstruct
+from residual_pitfalls.models.checks import check_model_for_evaluation
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
@@ -15,6 +16,10 @@ with job_log(snakemake.log[0]):
     # a model we did not write is evaluated exactly like ours
     model = load_configured_model(snakemake.params.spec, snakemake.input.checkpoint)
     images = np.load(snakemake.input.images)
+    # a stochastic model is named in the log; per-image BatchNorm that cannot switch is refused
+    check_model_for_evaluation(
+        model, snakemake.wildcards.model, images, batchnorm=snakemake.params.batchnorm
+    )
     centres = pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy()
 
     def run(batch):

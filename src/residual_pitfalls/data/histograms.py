@@ -85,6 +85,24 @@ def brain_intensity_summary(images: np.ndarray, bins: int = 100) -> dict[str, fl
     }
 
 
+def _refuse_unknown_labels(
+    rounded: np.ndarray, anomaly: np.ndarray, ignore: np.ndarray, path: Path
+) -> None:
+    """A label value that is neither 0, anomalous nor ignored must not count as normal silently."""
+    values, counts = np.unique(rounded, return_counts=True)
+    unknown = ~np.isin(values, np.concatenate([[0], anomaly, ignore]))
+    if unknown.any():
+        found = ", ".join(
+            f"{v:g} ({c} voxels)" for v, c in zip(values[unknown], counts[unknown], strict=True)
+        )
+        raise VolumeError(
+            f"label {str(path)!r} holds the value(s) {found}, which are neither 0, in "
+            f"anomaly_values {anomaly.tolist()} nor in ignore_values {ignore.tolist()}: add them "
+            "to datasets.<name>.labels.anomaly_values or .ignore_values (they would otherwise "
+            "count as normal tissue silently)"
+        )
+
+
 def lesion_histogram(
     image_files: Sequence[Path],
     label_files: Sequence[Path],
@@ -105,6 +123,8 @@ def lesion_histogram(
     ``reorient``, ``background_threshold``, optional brain mask, no resize). A voxel is anomalous if its label is in ``anomaly_values`` (labels rounded to the
     nearest integer) or, if that is None, if its label is > 0; voxels whose label is in
     ``ignore_values`` (e.g. WMH class 2) are dropped; only brain voxels (image > 0) count.
+    With ``anomaly_values`` given, every other non-zero label value must be in
+    ``ignore_values``: an unknown value is a VolumeError naming the file and the values.
     Counts are summed over all volumes. Columns: ``bin_left``, ``bin_right``, ``normal_count``,
     ``anomalous_count`` (int64), ``normal_density``, ``anomalous_density`` (each integrating to 1).
     Raises ValueError for mismatched list lengths, label/image shape mismatch (naming both
@@ -147,6 +167,8 @@ def lesion_histogram(
                 f"{str(image_path)!r} has shape {image.shape}: expected the same shape"
             )
         rounded = np.rint(label)
+        if anomaly is not None:
+            _refuse_unknown_labels(rounded, anomaly, ignore, label_path)
         is_anomalous = label > 0 if anomaly is None else np.isin(rounded, anomaly)
         keep = (image > 0) & ~np.isin(rounded, ignore)
         normal_counts += np.histogram(image[keep & ~is_anomalous], bins=edges)[0]

@@ -12,6 +12,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from residual_pitfalls.data.nifti import VolumeError
+from residual_pitfalls.data.spacing import check_common_spacing
 from residual_pitfalls.data.volumes import load_volume
 
 __all__ = ["build_slice_stack", "extract_slices"]
@@ -68,7 +69,8 @@ def build_slice_stack(
     :func:`load_volume`. ``require_foreground=True`` (use it for test sets) raises VolumeError
     naming the file and slice when a slice has no brain pixel. ``workers > 1`` reads volumes in
     threads (gzip and numpy release the GIL); order and results do not change. ``masks``, if
-    given, holds one brain-mask file per volume (same order).
+    given, holds one brain-mask file per volume (same order). Volumes of different voxel sizes
+    (from their headers) are refused, naming the files (:func:`check_common_spacing`).
     """
     files = [Path(f) for f in files]
     if masks is not None and len(masks) != len(files):
@@ -83,6 +85,8 @@ def build_slice_stack(
         raise ValueError(f"duplicate slice indices in {idx}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
+    # slices of different voxel sizes in one stack would differ in pixel size, silently
+    check_common_spacing(files, reorient=load_kwargs.get("reorient", False), what="this stack")
 
     def slices_of(path: Path) -> np.ndarray:
         volume = load_volume(path, mask_path=mask_of[path], **load_kwargs)

@@ -21,6 +21,12 @@ PERCENTILES = (0.5, 99.5)
 MAX_BRAIN_SHARE = 0.6
 # In a skull-stripped volume the brain touches the border faces in a few places at most.
 MAX_BORDER_SHARE = 0.5
+# A faint voxel is below this share of the 99th percentile of the voxels > 0. No brain tissue is
+# that dark (MNI152 1 mm and 2 mm, the synthetic brains: 0 % of the brain; even < 20 % of the 99th
+# percentile: 0 %), but a noise background is: 0.001-0.02 noise around a brain in [0, 1], zero-
+# padded so that the border is clean, makes 77 % of the voxels > 0 faint.
+FAINT = 0.05
+MAX_FAINT_SHARE = 0.25
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -178,6 +184,31 @@ def _check_foreground(volume: np.ndarray, path: Path, *, masked: bool) -> None:
             "head is not skull-stripped. Give brain masks (datasets.<name>.mask, and "
             "skull_stripped: false), or set datasets.<name>.background_threshold to a value above "
             "the background (voxels at or below it become background)"
+        )
+    _check_faint_mode(volume, where)
+
+
+def _check_faint_mode(volume: np.ndarray, where: str) -> None:
+    """Refuse a faint low-intensity mode over much of "the brain": a noise background.
+
+    Zero padding around a noisy field of view gives a clean border and a plausible share of
+    voxels > 0, so the two checks above pass; the noise still sits far below every tissue.
+    """
+    values = volume[volume > 0]
+    if values.size == 0:
+        return
+    top = float(np.percentile(values, 99))
+    faint = values < FAINT * top
+    share = float(np.count_nonzero(faint)) / values.size
+    if share > MAX_FAINT_SHARE:
+        raise VolumeError(
+            f"{where}: {100 * share:.0f} % of the voxels > 0 are below {100 * FAINT:g} % of their "
+            f"99th percentile ({top:g}; these faint voxels reach {float(values[faint].max()):g}), "
+            f"but no brain tissue is that dark (at most {100 * MAX_FAINT_SHARE:.0f} % allowed): "
+            "the background is probably noise (padded with zeros, so the border looks clean), and "
+            "with brain = voxels > 0 it would all count as brain. Set "
+            "datasets.<name>.background_threshold above the noise (voxels at or below it become "
+            "background), or give brain masks (datasets.<name>.mask)"
         )
 
 

@@ -85,7 +85,9 @@ def mean_auroc(labels: np.ndarray, maps: np.ndarray) -> float:
 def best_dice(labels: np.ndarray, maps: np.ndarray, n_thresholds: int = 100) -> tuple[float, float]:
     """Best Dice of all pixels pooled, over ``n_thresholds`` thresholds spanning the scores.
 
-    The thresholds are ``np.linspace(min, max, n_thresholds)`` of all scores (float64); a pixel
+    The thresholds are ``np.linspace(min, max, n_thresholds)`` of all scores (float64; the
+    minimum over the scores above the lowest float32, which ``erode`` gives the pixels outside
+    the eroded brain mask, so they stay below every threshold); a pixel
     is predicted anomalous when ``score >= t``. Dice = 2 TP / (predicted + P). Ties between
     thresholds go to the lowest threshold.
 
@@ -106,7 +108,10 @@ def best_dice(labels: np.ndarray, maps: np.ndarray, n_thresholds: int = 100) -> 
         raise ValueError("labels have no positive pixel: Dice of the best threshold is undefined")
     everything = np.sort(flat).astype(np.float64)  # compared in float64 with the thresholds
     positives = np.sort(flat[lab]).astype(np.float64)
-    thresholds = np.linspace(float(everything[0]), float(everything[-1]), n_thresholds)
+    # the lowest float32 marks pixels ranked below every score (scores' erode): span the others
+    scored = everything[everything > np.finfo(np.float32).min]
+    low = float(scored[0]) if scored.size else float(everything[0])
+    thresholds = np.linspace(low, float(everything[-1]), n_thresholds)
     predicted = flat.size - np.searchsorted(everything, thresholds, "left")
     tp = n_pos - np.searchsorted(positives, thresholds, "left")
     dice = 2.0 * tp / (predicted + n_pos)

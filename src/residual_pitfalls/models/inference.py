@@ -15,7 +15,20 @@ from residual_pitfalls.models.registry import default_device
 # TorchScript keeps the eager class name in ``original_name``.
 _BATCHNORM_NAMES = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"}
 
+# The torch seed of every evaluation forward pass (reconstruct): a stochastic model's numbers are
+# one fixed draw, the same on every rerun.
+EVAL_SEED = 0
 
+
+@contextlib.contextmanager
+def seeded_torch(seed: int = EVAL_SEED, device: torch.device | str = "cpu") -> Iterator[None]:
+    """Within the block torch's global generators (CPU, and ``device``'s if CUDA) start from
+    ``seed``; on exit they are restored, so nothing outside the block sees a changed state."""
+    device = torch.device(device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def _batchnorm_layers(model: nn.Module) -> list[nn.Module]:
@@ -26,9 +39,6 @@ def _batchnorm_layers(model: nn.Module) -> list[nn.Module]:
         if isinstance(m, nn.modules.batchnorm._BatchNorm)
         or getattr(m, "original_name", None) in _BATCHNORM_NAMES
     ]
-
-
-
 
 
 def has_batchnorm(model: nn.Module) -> bool:
@@ -76,8 +86,10 @@ def reconstruct(
     :func:`per_image_batchnorm`; a model without BatchNorm gives the same result as in "eval").
     The VQ-VAE codebooks stay fixed in both modes. A model returning a tuple contributes its first
     element. The model sees a copy of each batch, and the result is a new array, so ``images``
-    stays as it was whatever the model does to its input. Raises ValueError for a bad input, an
-    output of another shape, or a non-finite output.
+    stays as it was whatever the model does to its input. The forward passes run under torch's
+    seed ``EVAL_SEED`` (:func:`seeded_torch`; the global generators are restored afterwards), so a
+    model that is random in eval mode gives the same result on every call. Raises ValueError for a
+    bad input, an output of another shape, or a non-finite output.
     """
     if not isinstance(images, np.ndarray) or images.ndim != 3:
         raise ValueError(
@@ -97,6 +109,8 @@ def reconstruct(
         if batchnorm == "per_image" and stack.enter_context(per_image_batchnorm(model)):
             single, batch_size = True, 1  # BatchNorm normalises with the image's own statistics
         stack.enter_context(torch.no_grad())
+        # a model that is random in eval mode (dropout left on) gives the same numbers every run
+        stack.enter_context(seeded_torch(EVAL_SEED, dev))
         for start in range(0, len(x_all), batch_size):
             # A fresh tensor per batch (torch.tensor always copies): a model that writes into its
             # input (``x.mul_(...)``) must never change the images the scores are computed against.

@@ -28,6 +28,11 @@ BUILTIN_SCORERS: dict[str, bool] = {
 # The zoo's Exp 3 metrics (experiments.zoo.METRICS follows it).
 METRIC_NAMES = ("pooled_ap", "auroc", "best_dice")
 ENTRY_KEYS = ("function", "scorer", "params", "median", "erode", "needs_stats")
+# median <= image_size / 8 and erode <= image_size / 16 (the paper's 256^2: 31 and 16; the
+# tiny 64^2: 7 and 4): wider filters flatten the anomaly disk (radius 20 px at 256) into its
+# surroundings, and erode: 1000 on 64^2 made every map constant.
+MEDIAN_DIVISOR = 8
+ERODE_DIVISOR = 16
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,11 @@ def _source(name: str, key: str, entry: Mapping) -> tuple[str, bool, bool]:
             raise ConfigError(f"config key '{key}.needs_stats': expected true/false, got {flag!r}")
         return str(entry["function"]), True, flag
     base = entry.get("scorer", name)
+    if name in BUILTIN_SCORERS and base != name:  # the built-in's row would show another scorer
+        raise ConfigError(
+            f"config key '{key}.scorer': {name!r} is a built-in scorer; give your variant of "
+            f"{base!r} another name"
+        )
     if base not in BUILTIN_SCORERS:
         where = f"{key}.scorer" if "scorer" in entry else key
         raise ConfigError(
@@ -86,8 +96,34 @@ def _source(name: str, key: str, entry: Mapping) -> tuple[str, bool, bool]:
     return base, False, BUILTIN_SCORERS[base]
 
 
-def check_entry(name: str, entry: object) -> Entry:
-    """Everything about a ``scores.<name>`` entry that needs no import; ConfigError names the key."""
+def postprocessing_bounds(image_size: int) -> tuple[int, int]:
+    """``(largest median, largest erode)`` allowed for images of ``image_size`` px."""
+    median = max(3, image_size // MEDIAN_DIVISOR)
+    median -= 1 - median % 2  # odd
+    return max(3, median), max(1, image_size // ERODE_DIVISOR)
+
+
+def _check_postprocessing_bounds(key: str, median: int | None, erode: int, image_size: int) -> None:
+    max_median, max_erode = postprocessing_bounds(int(image_size))
+    if median is not None and median > max_median:
+        raise ConfigError(
+            f"config key '{key}.median': {median} is wider than the largest median filter for "
+            f"{image_size} px images, {max_median} (image_size / {MEDIAN_DIVISOR}, odd): a wider "
+            "filter flattens the anomaly into its surroundings (and is slow)"
+        )
+    if erode > max_erode:
+        raise ConfigError(
+            f"config key '{key}.erode': {erode} erosions exceed the largest for {image_size} px "
+            f"images, {max_erode} (image_size / {ERODE_DIVISOR}): more erodes most or all of the "
+            "brain, leaving a constant map"
+        )
+
+
+def check_entry(name: str, entry: object, image_size: int | None = None) -> Entry:
+    """Everything about a ``scores.<name>`` entry that needs no import; ConfigError names the key.
+
+    With ``image_size``, ``median``/``erode`` are also bounded (:func:`postprocessing_bounds`).
+    """
     key = f"scores.{name}"
     if entry is None:
         entry = {}
@@ -108,14 +144,17 @@ def check_entry(name: str, entry: object) -> Entry:
             median, f"{key}.median", "an odd int >= 3 (or null)", lambda k: k >= 3 and k % 2 == 1
         )
     erode = _check_int(entry.get("erode", 0) or 0, f"{key}.erode", "an int >= 0", lambda n: n >= 0)
+    if image_size is not None:
+        _check_postprocessing_bounds(key, median, erode, image_size)
     return Entry(name, source, is_function, needs_stats, dict(params), median, erode)
 
 
-def check_entries(config_scores: Mapping | None) -> dict[str, Entry]:
+def check_entries(config_scores: Mapping | None, image_size: int | None = None) -> dict[str, Entry]:
     """:func:`check_entry` of every entry that runs (see :func:`zoo_entries`), in order."""
     if config_scores is not None and not isinstance(config_scores, Mapping):
         raise ConfigError(f"config key 'scores': expected a mapping, got {config_scores!r}")
-    return {name: check_entry(name, e) for name, e in zoo_entries(config_scores).items()}
+    entries = zoo_entries(config_scores).items()
+    return {name: check_entry(name, e, image_size) for name, e in entries}
 
 
 def check_zoo_needs(

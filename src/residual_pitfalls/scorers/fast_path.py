@@ -61,6 +61,7 @@ def _sweep_aps(
     brain = image > 0
     aps = np.empty(len(values))
     reach = spec.reach
+    labels = [f"intensity {v:g} (index {k})" for k, v in enumerate(values)]
     if reach is None or not label.any():
         # unknown reach: full maps for every intensity, exact fast AP
         batch = np.repeat(image[None], len(values), axis=0)
@@ -71,6 +72,7 @@ def _sweep_aps(
             np.broadcast_to(recon, batch.shape),
             stats=stats,
             brain_masks=np.broadcast_to(brain, batch.shape),
+            batch_labels=labels,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NoPositivesWarning)
@@ -92,6 +94,7 @@ def _sweep_aps(
             np.broadcast_to(recon[outer], batch.shape),
             stats=stats.crop(*outer) if stats is not None else None,
             brain_masks=np.broadcast_to(brain[outer], batch.shape),
+            batch_labels=labels,
         )
         rel = tuple(
             slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer, strict=True)
@@ -116,7 +119,14 @@ def _naive_aps(
     aps = np.empty(len(intensities))
     for k, value in enumerate(intensities):
         anomalous, label = disk_anomaly(image, centre, radius, float(value))
-        m = score_maps(spec, anomalous[None], recon[None], stats=stats, brain_masks=brain[None])
+        m = score_maps(
+            spec,
+            anomalous[None],
+            recon[None],
+            stats=stats,
+            brain_masks=brain[None],
+            batch_labels=[f"intensity {float(value):g} (index {k})"],
+        )
         aps[k] = average_precision_reference(label, m[0])
     return aps
 

@@ -2,8 +2,10 @@
 
 
 Post-processing (any scorer, Baur et al. 2021): ``median: k`` (2-D median filter of the map,
-k odd >= 3, reflect at the border), then ``erode: n`` (the map is zeroed outside the brain mask
-eroded n times with the 4-neighbour cross; brain mask = ``input > 0`` unless given).
+k odd >= 3, reflect at the border), then ``erode: n`` (outside the brain mask eroded n times with
+the 4-neighbour cross the map is ``guards.ERODED``, the lowest float32, below every score; brain
+mask = ``input > 0`` unless given). Both are bounded by the image size
+(``entries.postprocessing_bounds``: median <= image_size / 8, erode <= image_size / 16).
 
 Configuration (``scores:`` of config.yaml), checked by :func:`resolve_scorers`::
 
@@ -25,6 +27,12 @@ from scipy.ndimage import binary_erosion, median_filter
 from residual_pitfalls.errors import ConfigError
 from residual_pitfalls.scorers.builtin import SCORES, Scorer, residual
 from residual_pitfalls.scorers.entries import check_entry
+from residual_pitfalls.scorers.guards import (
+    ERODED,
+    as_float32_scores,
+    check_param_types,
+    private_copies,
+)
 from residual_pitfalls.scorers.stats import HealthyStats, ScoreError, _as_stack, healthy_stats
 
 # --------------------------------------------------------------------------------------------
@@ -92,10 +100,10 @@ def _params_of(fn: Callable, key: str) -> tuple[set[str], set[str], bool]:
     return names - {"stats"}, required, var_kw
 
 
-def _resolve_one(name: str, entry: object) -> ScorerSpec:
+def _resolve_one(name: str, entry: object, image_size: int | None = None) -> ScorerSpec:
     """:func:`~residual_pitfalls.scorers.entries.check_entry`, then the function imported and
     its signature matched to the params."""
-    checked = check_entry(name, entry)
+    checked = check_entry(name, entry, image_size)
     key = f"scores.{name}"
     if checked.is_function:
         from residual_pitfalls.imports import import_object
@@ -120,21 +128,29 @@ def _resolve_one(name: str, entry: object) -> ScorerSpec:
     missing = required - set(params)
     if missing:
         raise ConfigError(f"config key '{key}.params': missing {sorted(missing)} for {source!r}")
+    check_param_types(scorer.fn, params, key, ConfigError)
     return ScorerSpec(name, scorer, dict(params), checked.median, checked.erode, source)
 
 
-def resolve_scorers(config_scores: Mapping | None) -> dict[str, ScorerSpec]:
+def resolve_scorers(
+    config_scores: Mapping | None, image_size: int | None = None
+) -> dict[str, ScorerSpec]:
     """Validate a config ``scores:`` mapping; returns name -> :class:`ScorerSpec` in its order.
 
     ``None`` (key absent) means all built-ins with their defaults. Raises
     :class:`~residual_pitfalls.config.ConfigError` naming ``scores.<name>...`` on an unknown
-    name, unknown/missing params, a bad ``median``/``erode`` or a function that does not import.
+    name, unknown/missing params, a bad ``median``/``erode`` or a function that does not import,
+    a built-in's name used for another scorer, a string for a param whose default is a number;
+    with ``image_size``, also a ``median``/``erode`` beyond ``entries.postprocessing_bounds``.
     """
     if config_scores is None:
         return {name: ScorerSpec(name, s, source=name) for name, s in SCORES.items()}
     if not isinstance(config_scores, Mapping):
         raise ConfigError(f"config key 'scores': expected a mapping, got {config_scores!r}")
-    return {str(name): _resolve_one(str(name), entry) for name, entry in config_scores.items()}
+    return {
+        str(name): _resolve_one(str(name), entry, image_size)
+        for name, entry in config_scores.items()
+    }
 
 
 def _spec(name_or_spec: ScorerSpec | str) -> ScorerSpec:
@@ -149,8 +165,6 @@ def _spec(name_or_spec: ScorerSpec | str) -> ScorerSpec:
 # scoring
 
 
-
-
 _CROSS = np.zeros((3, 3, 3), dtype=bool)
 _CROSS[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]  # 4-neighbour erosion within each slice
 
@@ -162,6 +176,7 @@ def score_maps(
     *,
     stats: HealthyStats | None = None,
     brain_masks: np.ndarray | None = None,
+    batch_labels: list[str] | None = None,
 ) -> np.ndarray:
     """Anomaly maps of one scorer, with its post-processing, checked.
 
@@ -173,6 +188,12 @@ def score_maps(
         stats: :class:`HealthyStats` for scorers that need it, else ignored.
         brain_masks: ``(N, H, W)`` bool for ``erode``; default ``inputs > 0`` (pass the healthy
             slice's mask when the anomaly may paint zeros into the brain).
+        batch_labels: what each map of the batch is, for messages (default "image i").
+
+    A bring-your-own scorer gets its own copies of ``inputs`` and ``reconstructions`` (what it
+    does to them stays with it); its map is ranked as float32 (another dtype is cast when that
+    keeps the order, else refused). ``erode`` sets the map outside the eroded brain mask to
+    ``ERODED``, the lowest float32: those pixels rank below every score.
 
     Returns:
         ``(N, H, W)`` float32, higher = more anomalous.
@@ -189,8 +210,10 @@ def score_maps(
         )
     if spec.needs_stats and stats is None:
         raise ValueError(f"scorer {spec.name!r} needs healthy statistics; got stats=None")
-    maps = spec.scorer.fn(inputs, reconstructions, stats=stats, **spec.params)
-    maps = np.asarray(maps)
+    given = (inputs, reconstructions)
+    if spec.source not in SCORES:  # only the built-ins are known not to write into them
+        given = private_copies(inputs, reconstructions)
+    maps = np.asarray(spec.scorer.fn(*given, stats=stats, **spec.params))
     if maps.shape != inputs.shape:
         raise ScoreError(
             f"scorer {spec.name!r} ({spec.source}) returned shape {maps.shape}, "
@@ -198,14 +221,15 @@ def score_maps(
         )
     if not (np.issubdtype(maps.dtype, np.floating) or np.issubdtype(maps.dtype, np.integer)):
         raise ScoreError(f"scorer {spec.name!r} ({spec.source}) returned dtype {maps.dtype}")
-    maps = maps.astype(np.float32, copy=False)
     finite = np.isfinite(maps).reshape(len(maps), -1).all(axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)
+        what = batch_labels or [f"image {i}" for i in range(len(maps))]
         raise ScoreError(
-            f"scorer {spec.name!r} ({spec.source}) returned NaN or inf for image "
-            f"{int(bad[0])} (images {bad[:10].tolist()}); scores must be finite"
+            f"scorer {spec.name!r} ({spec.source}) returned NaN or inf for {what[bad[0]]} "
+            f"(all: {', '.join(what[i] for i in bad[:10])}); scores must be finite"
         )
+    maps = as_float32_scores(maps, f"scorer {spec.name!r} ({spec.source})", ScoreError)
     if spec.median:
         maps = median_filter(maps, size=(1, spec.median, spec.median), mode="reflect")
     if spec.erode:
@@ -213,7 +237,7 @@ def score_maps(
         if mask.shape != inputs.shape:
             raise ValueError(f"brain_masks have shape {mask.shape}, expected {inputs.shape}")
         mask = binary_erosion(mask, structure=_CROSS, iterations=spec.erode, border_value=0)
-        maps = np.where(mask, maps, np.float32(0))
+        maps = np.where(mask, maps, ERODED)
     return maps
 
 
