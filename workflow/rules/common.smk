@@ -43,6 +43,8 @@ def dataset_files(name):
     entry = config["datasets"][name]
     if entry["source"] == "synthetic":
         return [f"results/data/volumes/sub-{i:04d}.nii.gz" for i in range(entry["subjects"])]
+    if entry["source"] == "brainweb":
+        return [f"results/data/brainweb/sub-{s:02d}.nii.gz" for s in sorted(entry["subjects"])]
     if needs_download(entry):
         return download_targets(entry)
     files = list_volumes(Path(entry["path"]), entry["pattern"])
@@ -84,7 +86,7 @@ def slice_indices(split):
 
 def load_options(entry):
     """How a volume becomes a (size^3, float32 in [0, 1]) array: the data set's loading options."""
-    if entry["source"] == "synthetic":
+    if entry["source"] in ("synthetic", "brainweb"):
         return {"size": config["image_size"], "normalisation": "none", "reorient": False}
     return {"size": config["image_size"], "resize": entry["resize"], **volume_options(entry)}
 

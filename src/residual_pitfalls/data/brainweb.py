@@ -142,3 +142,30 @@ def t2_volume(
     noisy = np.sqrt((clean.reshape((size,) * 3) * bias + n_re) ** 2 + n_im**2)
     volume = np.where(brain, np.clip(noisy, synthetic._MIN_FOREGROUND, 1.0), 0.0)
     return volume.astype(np.float32)
+
+
+def write_volumes(
+    paths: list[Path],
+    subjects: list[int],
+    *,
+    models: Path,
+    url: str | None,
+    sha256: dict[int, str],
+    seed: int,
+    size: int,
+    progress: bool = True,
+) -> None:
+    """Fetch the models of ``subjects`` into ``models`` and write their T2 volumes to ``paths``."""
+    import nibabel as nib
+    from tqdm.auto import tqdm
+
+    files = fetch_models(subjects, models, url=url or URL, sha256=sha256, progress=progress)
+    step = 208.0 / size
+    affine = np.diag([step, step, step, 1.0])
+    affine[:3, 3] = -(size - 1) / 2.0 * step
+    for path, subject, model in tqdm(
+        list(zip(paths, subjects, files, strict=True)), desc="BrainWeb T2", disable=not progress
+    ):
+        volume = t2_volume(read_model(model), seed=seed, subject=subject, size=size)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        nib.save(nib.Nifti1Image(volume, affine), str(path))
