@@ -8,8 +8,12 @@ be rendered without any download:
   smooth outline; GM and WM restricted to the mask, their split sharpened (the template is an
   average, so its GM/WM boundary is blurred); CSF = mask - GM - WM >= 0; the maps are low-passed
   before sampling when the output voxel is coarser than 1 mm (anti-aliasing);
-* T2-like contrast: intensity = sum over tissues of probability x tissue intensity, with CSF ~0.80,
-  GM ~0.47, WM ~0.32, each jittered per subject;
+* per subject, its own anatomy: cortical folding (CSF-filled sulci), a cortical ribbon of variable
+  thickness and a CSF rim (``data/cortex.py``), ventricles enlarged by a smooth radial map, all
+  scaled by one atrophy draw (older: wider rim and sulci, larger ventricles);
+* T2-like contrast: intensity = sum over tissues of fraction x tissue intensity, with CSF ~0.76,
+  GM ~0.35, WM ~0.21 (calibrated against the paper's Exp 1 grid, docs/synthetic.md), each
+  jittered per subject;
 * per subject: a random affine (rotation, anisotropic scaling, translation), a smooth elastic
   displacement (cubic B-spline), a smooth multiplicative bias field and Rician noise;
 * output: a ``size``^3 cube in RAS orientation (axis 2 = inferior -> superior, ``volume[:, :, k]``

@@ -27,7 +27,7 @@ from scipy import ndimage
 __all__ = ["Folding", "draw_folding", "fold_slice"]
 
 # Ranges (docs/synthetic.md cites a source for each).
-_SULCAL_WAVELENGTH_MM = (17.0, 23.0)  # along the surface: one gyrus + one sulcus per wavelength
+_SULCAL_WAVELENGTH_MM = (17.0, 23.0)  # along the surface: two sulci per wavelength
 _RADIAL_WAVELENGTH_MM = (25.0, 40.0)  # across the surface: sulci bend slowly with depth
 _SULCAL_DEPTH_MM = (12.0, 22.0)  # mean depth of the clefts below the surface, per subject
 _THICKNESS_MM = (2.3, 3.1)  # mean cortical thickness per subject
