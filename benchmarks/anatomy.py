@@ -38,12 +38,12 @@ from matched_sigma import slice_stacks  # noqa: E402
 
 from residual_pitfalls.anomalies import anomaly_centres  # noqa: E402
 from residual_pitfalls.cli import merged_config  # noqa: E402
-from residual_pitfalls.experiments import (  # noqa: E402
+from residual_pitfalls.experiments.paper import (  # noqa: E402
     intensity_sigma_grid,
     linspace,
     model_intensity_curves,
 )
-from residual_pitfalls.summaries import mean_grid, model_curve_table  # noqa: E402
+from residual_pitfalls.reporting.summaries import mean_grid, model_curve_table  # noqa: E402
 
 # SPEC 6.3: the paper's Exp 1 grid digitised from its heatmap (+-0.03); rows intensity.
 PAPER_SIGMAS = (0.25, 0.40, 0.61, 1.01, 2.02, 5.0)

@@ -62,7 +62,7 @@ def synthetic_tissue_probabilities(subject, *, seed, size, slab=None):
     """
     import numpy as np
 
-    from residual_pitfalls import synthetic
+    from residual_pitfalls.data import synthetic
 
     lo, hi = synthetic._check_arguments(subject, seed, size, slab, None)
     tpl = synthetic._template(synthetic._FOV_MM / size)

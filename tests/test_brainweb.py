@@ -17,7 +17,7 @@ from residual_pitfalls.data.brainweb import (
     read_model,
     t2_volume,
 )
-from residual_pitfalls.download import DownloadError
+from residual_pitfalls.data.download import DownloadError
 
 SHAPE = (40, 48, 40)  # (z, y, x) as stored; the real models are 362 x 434 x 362
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import synthetic_tissue_probabilities as _tissue_probabilities
 
-from residual_pitfalls.synthetic import _calibration_scale, synthetic_volume
+from residual_pitfalls.data.synthetic import _calibration_scale, synthetic_volume
 
 SIZE = 48
 SEED = 7

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from residual_pitfalls.download import DownloadError, download_file, sha256_of
+from residual_pitfalls.data.download import DownloadError, download_file, sha256_of
 
 __all__ = ["SHAPE", "SUBJECTS", "URL", "BrainWebError", "fetch_models", "read_model", "t2_volume"]
 
@@ -117,7 +117,7 @@ def t2_volume(
     ``fov_mm`` centred on the model; contrast, bias field and noise are the synthetic brains'
     (drawn from ``default_rng([seed, subject])``).
     """
-    from residual_pitfalls import synthetic
+    from residual_pitfalls.data import synthetic
 
     rng = np.random.default_rng([seed, subject])
     jitter = 1.0 + synthetic._TISSUE_JITTER * rng.standard_normal(3)

@@ -1,6 +1,6 @@
 """Subject-specific fine anatomy for the synthetic brains: cortical folding, ribbon, CSF rim.
 
-The ICBM152 template behind :mod:`residual_pitfalls.synthetic` is an average of many brains: its
+The ICBM152 template behind :mod:`residual_pitfalls.data.synthetic` is an average of many brains: its
 cortex is a smooth grey band without sulci. Each synthetic subject gets its own folding on top of it:
 
 * **sulci**: CSF-filled clefts where a band-limited random field of the subject crosses zero,
