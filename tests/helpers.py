@@ -76,3 +76,24 @@ def brain_slices(n: int, size: int, seed: int, levels: int | None = None) -> np.
             img = np.round(img * levels) / levels
         out[i][inside] = img[inside]
     return out
+
+
+def synthetic_tissue_probabilities(subject, *, seed, size, slab=None):
+    """The tissue maps behind ``synthetic_volume`` (same subject, same geometry), for tests only.
+
+    Returns (3, size, size, size) float32 in [0, 1]: CSF, GM, WM; they sum to the partial-volume
+    brain mask, and all three are 0 wherever the volume is background or outside the slab.
+    """
+    import numpy as np
+
+    from residual_pitfalls.data import synthetic
+
+    lo, hi = synthetic._check_arguments(subject, seed, size, slab, None)
+    tpl = synthetic._template(synthetic._FOV_MM / size)
+    subj = synthetic._draw_subject(int(seed), int(subject))
+    geo = synthetic._geometry(subj, tpl, size)
+    out = np.zeros((3, size, size, size), dtype=np.float32)
+    for k in range(lo, hi):
+        _, csf, gm, wm = synthetic._tissue_slice(subj, tpl, geo, k)
+        out[:, :, :, k] = np.stack([csf, gm, wm])
+    return out

@@ -5,12 +5,9 @@ from __future__ import annotations
 import nibabel as nib
 import numpy as np
 import pytest
+from helpers import synthetic_tissue_probabilities as _tissue_probabilities
 
-from residual_pitfalls.data.synthetic import (
-    _calibration_scale,
-    _tissue_probabilities,
-    synthetic_volume,
-)
+from residual_pitfalls.data.synthetic import _calibration_scale, synthetic_volume
 
 SIZE = 48
 SEED = 7

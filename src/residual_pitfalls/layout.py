@@ -31,6 +31,11 @@ def synthetic_volumes(subjects: int) -> list[str]:
     return [f"results/data/volumes/sub-{i:04d}.nii.gz" for i in range(subjects)]
 
 
+def brainweb_volumes(subjects: Sequence[int]) -> list[str]:
+    """The files the workflow renders BrainWeb's anatomical models to (sorted subject ids)."""
+    return [f"results/data/brainweb/sub-{s:02d}.nii.gz" for s in sorted(subjects)]
+
+
 def split_of(config: Mapping, files: Sequence[str | Path]) -> dict[str, list[Path]]:
     """The workflow's train/val/test split of ``files`` with the config's ``split`` fractions."""
     return split_volumes(
@@ -45,6 +50,8 @@ def dataset_files(config: Mapping, name: str) -> list[str]:
     entry = config["datasets"][name]
     if entry["source"] == "synthetic":
         return synthetic_volumes(entry["subjects"])
+    if entry["source"] == "brainweb":
+        return brainweb_volumes(entry["subjects"])
     if needs_download(entry):
         return download_targets(entry)
     files = list_volumes(Path(entry["path"]), entry["pattern"])

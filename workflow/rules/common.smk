@@ -42,12 +42,6 @@ wildcard_constraints:
     anomaly="|".join(config["anomaly"]["textures"]) or "^$",
 
 
-
-
-
-
-
-
 def dataset_files(name):
     return layout.dataset_files(config, name)
 
@@ -70,7 +64,7 @@ def slice_indices(split):
 
 def load_options(entry):
     """How a volume becomes a (size^3, float32 in [0, 1]) array: the data set's loading options."""
-    if entry["source"] == "synthetic":
+    if entry["source"] in ("synthetic", "brainweb"):
         return {"size": config["image_size"], "normalisation": "none", "reorient": False}
     return {"size": config["image_size"], "resize": entry["resize"], **volume_options(entry)}
 

@@ -3,7 +3,10 @@
 
 rule synthesize_brains:
     output:
-        expand("results/data/volumes/sub-{i:04d}.nii.gz", i=range(DATASET.get("subjects", 0))),
+        expand(
+            "results/data/volumes/sub-{i:04d}.nii.gz",
+            i=range(DATASET["subjects"] if DATASET["source"] == "synthetic" else 0),
+        ),
     params:
         seed=DATASET.get("seed", 0),
         target_mean=DATASET.get("target_mean"),
@@ -50,6 +53,28 @@ for _name, _entry in config["datasets"].items():
                 "../../envs/data.yaml"
             script:
                 "../scripts/download.py"
+
+
+if DATASET["source"] == "brainweb":
+
+    rule brainweb_volumes:
+        # downloads on the submit host too: compute nodes often have no internet
+        localrule: True
+        output:
+            dataset_files(config["dataset"]),
+        params:
+            subjects=sorted(DATASET["subjects"]),
+            models=DATASET.get("path", "data/brainweb"),
+            url=DATASET.get("url"),
+            sha256=DATASET.get("sha256", {}),
+            seed=DATASET.get("seed", 0),
+            size=config["image_size"],
+        log:
+            "logs/brainweb_volumes.log",
+        conda:
+            "../../envs/data.yaml"
+        script:
+            "../scripts/brainweb_volumes.py"
 
 
 rule slices:

@@ -8,8 +8,12 @@ be rendered without any download:
   smooth outline; GM and WM restricted to the mask, their split sharpened (the template is an
   average, so its GM/WM boundary is blurred); CSF = mask - GM - WM >= 0; the maps are low-passed
   before sampling when the output voxel is coarser than 1 mm (anti-aliasing);
-* T2-like contrast: intensity = sum over tissues of probability x tissue intensity, with CSF ~0.80,
-  GM ~0.47, WM ~0.32, each jittered per subject;
+* per subject, its own anatomy: cortical folding (CSF-filled sulci), a cortical ribbon of variable
+  thickness and a CSF rim (``data/cortex.py``), ventricles enlarged by a smooth radial map, all
+  scaled by one atrophy draw (older: wider rim and sulci, larger ventricles);
+* T2-like contrast: intensity = sum over tissues of fraction x tissue intensity, with CSF ~0.76,
+  GM ~0.35, WM ~0.21 (calibrated against the paper's Exp 1 grid, docs/synthetic.md), each
+  jittered per subject;
 * per subject: a random affine (rotation, anisotropic scaling, translation), a smooth elastic
   displacement (cubic B-spline), a smooth multiplicative bias field and Rician noise;
 * output: a ``size``^3 cube in RAS orientation (axis 2 = inferior -> superior, ``volume[:, :, k]``
@@ -32,6 +36,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from residual_pitfalls.data.cortex import Folding, draw_folding, fold_slice
+
 __all__ = ["synthetic_volume"]
 
 # Field of view of the output cube, in template millimetres. With 208 mm the centre axial slice
@@ -43,7 +49,7 @@ _FOV_MM = 208.0
 # and at the level of the lateral ventricles' bodies so that slice size // 2 cuts through them.
 _CENTRE_MM = np.array([0.0, -17.0, 14.0])
 
-_TISSUE_INTENSITY = {"csf": 0.80, "gm": 0.47, "wm": 0.32}
+_TISSUE_INTENSITY = {"csf": 0.76, "gm": 0.35, "wm": 0.21}
 _TISSUE_JITTER = 0.03  # relative sd of each tissue's intensity per subject
 _MAX_ROTATION_DEG = 4.0
 _MAX_SCALE = 0.05
@@ -52,7 +58,11 @@ _ELASTIC_CONTROL = 7  # B-spline control points per axis (~35 mm spacing over th
 _ELASTIC_SD_MM = 3.0  # sd of each control-point displacement component
 _BIAS_CONTROL = 5  # control points per axis for the bias field (3 spans: very low frequency)
 _BIAS_AMPLITUDE = 0.10  # bias field lies in [1 - a, 1 + a]
-_NOISE_SD_RANGE = (0.008, 0.014)  # Rician noise sd, drawn per subject
+_NOISE_SD_RANGE = (0.012, 0.022)  # Rician noise sd, drawn per subject
+# Ventricular region (template RAS mm): centre and Gaussian extent of the magnification bump.
+_VENTRICLE_CENTRE_MM = np.array([0.0, -12.0, 14.0])
+_VENTRICLE_EXTENT_MM = np.array([14.0, 28.0, 14.0])
+_VENTRICLE_RANGE = (0.0, 0.45)  # magnification from young to old
 _SHARPEN = 2.0  # exponent applied to the template tissue probabilities
 _MASK_SMOOTH_MM = 1.0  # Gaussian sd (template voxels = mm) that smooths the binary brain mask
 _FOREGROUND_THRESHOLD = 0.2  # resampled mask value at which a voxel counts as brain
@@ -84,6 +94,8 @@ class _Subject:
     bias: np.ndarray  # (B, B, B) B-spline coefficients of the bias field, in [-a, a]
     noise_sd: float
     noise_seed: np.random.SeedSequence
+    ventricles: float  # relative magnification of the ventricular region (age: enlargement)
+    folding: Folding
 
 
 @functools.lru_cache(maxsize=1)
@@ -158,6 +170,9 @@ def _draw_subject(seed: int, subject: int) -> _Subject:
     # Noise of slice k comes from the child stream spawn_key=(k,) of this subject's seed sequence,
     # so any slab draws exactly the noise that a full render draws for the same slices.
     noise_seed = rng.bit_generator.seed_seq
+    atrophy = float(rng.beta(1.5, 2.5))  # 0: young adult, 1: old (rim, sulci, ventricles widen)
+    ventricles = float(_VENTRICLE_RANGE[0] + np.ptp(_VENTRICLE_RANGE) * atrophy)
+    ventricles += float(rng.normal(0.0, 0.05))
     return _Subject(
         intensities=intensities,
         linear=_rotation(angles) @ np.diag(scales),
@@ -166,6 +181,8 @@ def _draw_subject(seed: int, subject: int) -> _Subject:
         bias=bias,
         noise_sd=noise_sd,
         noise_seed=noise_seed,
+        ventricles=ventricles,
+        folding=draw_folding(rng, atrophy),
     )
 
 
@@ -197,7 +214,7 @@ def _slice_spline(
     return bx @ plane @ by.T
 
 
-def _validate(
+def _check_arguments(
     subject: int, seed: int, size: int, slab: tuple[int, int] | None, target_mean: float | None
 ) -> tuple[int, int]:
     """Check the arguments of :func:`synthetic_volume`; return the slab as (lo, hi)."""
@@ -256,15 +273,15 @@ class _Geometry:
     plane_y: np.ndarray  # (size, size) output mm of axis 1 on an axial slice
     basis_elastic: np.ndarray  # (size, C)
     basis_bias: np.ndarray  # (size, B)
-    to_vox: np.ndarray  # (3, 3) displaced output mm -> template voxel (linear part)
-    offset: np.ndarray  # (3,) template voxel of the output centre
+    linear: np.ndarray  # (3, 3) displaced output mm -> template mm (linear part)
+    origin: np.ndarray  # (3,) template mm of the output centre
+    inv_affine: np.ndarray  # (4, 4) template mm -> template voxel
 
 
 def _geometry(subj: _Subject, tpl: _Template, size: int) -> _Geometry:
-    """Fold the subject's affine and the template's inverse affine into one transform."""
+    """The subject's affine and the template's inverse affine, ready for per-slice sampling."""
     axis_mm = (np.arange(size) - (size - 1) / 2.0) * (_FOV_MM / size)
     plane_x, plane_y = np.meshgrid(axis_mm, axis_mm, indexing="ij")
-    inv = np.linalg.inv(tpl.affine)
     return _Geometry(
         size=size,
         axis_mm=axis_mm,
@@ -272,52 +289,49 @@ def _geometry(subj: _Subject, tpl: _Template, size: int) -> _Geometry:
         plane_y=plane_y,
         basis_elastic=_bspline_basis(size, _ELASTIC_CONTROL),
         basis_bias=_bspline_basis(size, _BIAS_CONTROL),
-        to_vox=inv[:3, :3] @ subj.linear,
-        offset=inv[:3, :3] @ (_CENTRE_MM + subj.translation) + inv[:3, 3],
+        linear=subj.linear,
+        origin=_CENTRE_MM + subj.translation,
+        inv_affine=np.linalg.inv(tpl.affine),
     )
 
 
-def _sample_slice(
-    subj: _Subject, tpl: _Template, geo: _Geometry, k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Resample the template maps on axial output slice k.
+def _magnify_ventricles(q: np.ndarray, amount: float) -> np.ndarray:
+    """Pull template mm ``q`` (3, M) towards the ventricles' centre: they look larger by ~amount.
 
-    Output mm p maps to template mm q = centre + L (p + d(p)) + t, with d the elastic
-    displacement: one combined transform, evaluated only on this slice's voxels.
-    Returns (mask, gm, wm), each (size, size) float64 in [0, 1], with gm + wm <= mask.
+    A smooth radial map q' = c + (q - c)(1 - a g(q)), g a Gaussian bump over the ventricular
+    region, a = amount / (1 + amount); it is the identity far from the ventricles.
+    """
+    rel = q - _VENTRICLE_CENTRE_MM[:, None]
+    bump = np.exp(-0.5 * ((rel / _VENTRICLE_EXTENT_MM[:, None]) ** 2).sum(axis=0))
+    return _VENTRICLE_CENTRE_MM[:, None] + rel * (1.0 - amount / (1.0 + amount) * bump)
+
+
+def _tissue_slice(
+    subj: _Subject, tpl: _Template, geo: _Geometry, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tissue maps of axial output slice k: (brain, csf, gm, wm), each (size, size).
+
+    Output mm p maps to template mm q = centre + L (p + d(p)) + t (d: elastic displacement),
+    then the ventricular magnification; the template maps are sampled there and the subject's
+    folding (:func:`residual_pitfalls.data.cortex.fold_slice`) is carved in. ``brain`` is bool;
+    csf + gm + wm is the partial-volume brain mask, and all three are 0 outside ``brain``.
     """
     b = geo.basis_elastic
     disp = [_slice_spline(subj.elastic[c], b, b, b[k]) for c in range(3)]
     p = np.stack([geo.plane_x + disp[0], geo.plane_y + disp[1], geo.axis_mm[k] + disp[2]])
-    coords = geo.to_vox @ p.reshape(3, -1) + geo.offset[:, None]  # (3, size^2) template voxels
+    p = p.reshape(3, -1)
+    q = _magnify_ventricles(geo.linear @ p + geo.origin[:, None], subj.ventricles)
+    coords = geo.inv_affine[:3, :3] @ q + geo.inv_affine[:3, 3:]
     shape = (geo.size, geo.size)
-    return tuple(
+    mask, gm, wm = (
         ndimage.map_coordinates(arr, coords, order=1, mode="constant", cval=0.0)
         .reshape(shape)
         .astype(np.float64)
         for arr in (tpl.mask, tpl.gm, tpl.wm)
     )
-
-
-def _tissue_probabilities(
-    subject: int, *, seed: int, size: int, slab: tuple[int, int] | None = None
-) -> np.ndarray:
-    """The resampled tissue maps behind :func:`synthetic_volume` (same subject, same geometry).
-
-    Returns (3, size, size, size) float32 in [0, 1]: CSF, GM, WM probabilities; they sum to the
-    resampled (partial-volume) brain mask, and all three are 0 wherever the volume is background
-    or outside the slab.
-    """
-    lo, hi = _validate(subject, seed, size, slab, None)
-    tpl = _template(_FOV_MM / size)
-    subj = _draw_subject(int(seed), int(subject))
-    geo = _geometry(subj, tpl, size)
-    out = np.zeros((3, size, size, size), dtype=np.float32)
-    for k in range(lo, hi):
-        mask, gm, wm = _sample_slice(subj, tpl, geo, k)
-        brain = mask >= _FOREGROUND_THRESHOLD
-        out[:, :, :, k] = np.where(brain, np.stack([mask - gm - wm, gm, wm]), 0.0)
-    return out
+    brain = mask >= _FOREGROUND_THRESHOLD
+    csf, gm, wm = fold_slice(subj.folding, p, mask, gm, wm, _FOV_MM / geo.size)
+    return brain, *(np.where(brain, t, 0.0) for t in (csf, gm, wm))
 
 
 def synthetic_volume(
@@ -352,22 +366,18 @@ def synthetic_volume(
         ValueError: on an invalid argument, or when target_mean is given and the slab contains no
             brain voxel.
     """
-    lo, hi = _validate(subject, seed, size, slab, target_mean)
+    lo, hi = _check_arguments(subject, seed, size, slab, target_mean)
     voxel_mm = _FOV_MM / size
     tpl = _template(voxel_mm)
     subj = _draw_subject(int(seed), int(subject))
     geo = _geometry(subj, tpl, size)
 
-    i_csf = subj.intensities["csf"]
-    w_gm = subj.intensities["gm"] - i_csf
-    w_wm = subj.intensities["wm"] - i_csf
+    i_csf, i_gm, i_wm = (subj.intensities[t] for t in ("csf", "gm", "wm"))
 
     volume = np.zeros((size, size, size), dtype=np.float32)
     for k in range(lo, hi):
-        mask, gm, wm = _sample_slice(subj, tpl, geo, k)
-        brain = mask >= _FOREGROUND_THRESHOLD
-        # CSF = mask - GM - WM: sum_t p_t I_t = I_csf mask + (I_gm - I_csf) GM + (I_wm - I_csf) WM.
-        clean = i_csf * mask + w_gm * gm + w_wm * wm
+        brain, csf, gm, wm = _tissue_slice(subj, tpl, geo, k)
+        clean = i_csf * csf + i_gm * gm + i_wm * wm
         b = geo.basis_bias
         clean *= 1.0 + _slice_spline(subj.bias, b, b, b[k])
 

@@ -1,0 +1,171 @@
+"""BrainWeb's 20 normal anatomical models as T2-weighted volumes: real anatomy without MOOD access.
+
+BrainWeb (Aubert-Broche et al. 2006, https://brainweb.bic.mni.mcgill.ca/) publishes 20 normal
+brains as crisp tissue models: one unsigned byte per 0.5 mm voxel (label 0 background, 1 CSF,
+2 grey matter, 3 white matter, 4-11 fat, muscle, skin, skull, vessels, dura, marrow), 362 x 434 x
+362 voxels (x fastest: left -> right, then posterior -> anterior, then inferior -> superior),
+served gzipped per subject (~56.9 MB raw, a few MB gzipped). This module
+
+* fetches the models (:func:`fetch_models`): one file per subject, each verified (SHA-256 when the
+  caller gives one, and always the decompressed size) before it is kept; re-running skips the
+  subjects already there (resumable per subject); bad input is a clear error naming the subject,
+  the URL or the file;
+* renders a T2-weighted volume from a model (:func:`t2_volume`): the brain (CSF, GM, WM labels)
+  with the same tissue contrast, bias field and Rician noise as the embedded synthetic brains,
+  resampled (with partial volume) to the same ``size``^3 cube and field of view, background 0.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from residual_pitfalls.data.download import DownloadError, download_file, sha256_of
+
+__all__ = ["SHAPE", "SUBJECTS", "URL", "BrainWebError", "fetch_models", "read_model", "t2_volume"]
+
+SUBJECTS = (4, 5, 6, 18, 20, 38, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54)
+SHAPE = (362, 434, 362)  # (z, y, x) as stored: x varies fastest
+VOXEL_MM = 0.5
+URL = (
+    "https://brainweb.bic.mni.mcgill.ca/cgi/brainweb1?do_download_alias=subject{subject:02d}_crisp"
+    "&format_value=raw_byte&zip_value=gnuzip&download_for_real=%5BStart+download%21%5D"
+)
+_BRAIN_LABELS = {"csf": 1, "gm": 2, "wm": 3}
+
+
+class BrainWebError(ValueError):
+    """A BrainWeb model that is unknown, truncated or not in the expected raw format."""
+
+
+def model_path(dest: Path, subject: int) -> Path:
+    return Path(dest) / f"subject{subject:02d}_crisp.rawb.gz"
+
+
+def _check_subject(subject: object) -> int:
+    if isinstance(subject, bool) or not isinstance(subject, int) or subject not in SUBJECTS:
+        known = ", ".join(f"{s:02d}" for s in SUBJECTS)
+        raise BrainWebError(f"unknown BrainWeb subject id {subject!r}: BrainWeb has {known}")
+    return subject
+
+
+def read_model(path: Path, shape: tuple[int, int, int] = SHAPE) -> np.ndarray:
+    """The (x, y, z) uint8 label volume of a gzipped raw-byte model (RAS axis order)."""
+    path = Path(path)
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (EOFError, OSError, zlib.error) as err:
+        raise BrainWebError(f"{path}: truncated or not a gzip file ({err})") from err
+    expected = int(np.prod(shape))
+    if len(raw) != expected:
+        raise BrainWebError(
+            f"{path}: {len(raw)} bytes after decompression, expected {expected} "
+            f"({' x '.join(map(str, shape))} raw bytes): truncated or not a BrainWeb crisp model"
+        )
+    labels = np.frombuffer(raw, dtype=np.uint8).reshape(shape)  # (z, y, x)
+    return np.ascontiguousarray(labels.transpose(2, 1, 0))
+
+
+def fetch_models(
+    subjects: list[int],
+    dest: Path,
+    *,
+    url: str = URL,
+    sha256: dict[int, str] | None = None,
+    shape: tuple[int, int, int] = SHAPE,
+    progress: bool = True,
+) -> list[Path]:
+    """Download the crisp models of ``subjects`` into ``dest``; return their paths, in order.
+
+    A model already in ``dest`` that passes the checks is not fetched again. A file that fails
+    them (truncated, wrong checksum) is deleted and the error names it.
+    """
+    subjects = [_check_subject(s) for s in subjects]
+    sha256 = {int(k): v for k, v in (sha256 or {}).items()}
+    unknown = sorted(set(sha256) - set(SUBJECTS))
+    if unknown:
+        _check_subject(unknown[0])
+    paths = []
+    for subject in subjects:
+        path = model_path(dest, subject)
+        expected = sha256.get(subject)
+        if path.is_file() and expected is not None and sha256_of(path) != expected.lower():
+            path.unlink()  # a stale or damaged copy: fetch it again
+        source = url.format(subject=subject)
+        try:
+            download_file(source, path, sha256=expected, progress=progress)
+            read_model(path, shape)
+        except BrainWebError as err:
+            path.unlink(missing_ok=True)
+            raise BrainWebError(f"BrainWeb subject {subject:02d} from {source}: {err}") from err
+        except DownloadError as err:
+            raise DownloadError(f"BrainWeb subject {subject:02d}: {err}") from err
+        paths.append(path)
+    return paths
+
+
+def t2_volume(
+    labels: np.ndarray, *, seed: int, subject: int, size: int, fov_mm: float = 208.0
+) -> np.ndarray:
+    """A T2-weighted ``size``^3 float32 volume (RAS, background exactly 0) of a label volume.
+
+    The tissue fractions (CSF, GM, WM) are low-passed (anti-aliasing) and resampled on a cube of
+    ``fov_mm`` centred on the model; contrast, bias field and noise are the synthetic brains'
+    (drawn from ``default_rng([seed, subject])``).
+    """
+    from residual_pitfalls.data import synthetic
+
+    rng = np.random.default_rng([seed, subject])
+    jitter = 1.0 + synthetic._TISSUE_JITTER * rng.standard_normal(3)
+    step = fov_mm / size
+    axis = (np.arange(size) - (size - 1) / 2.0) * step
+    centre = (np.asarray(labels.shape) - 1) / 2.0
+    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij")).reshape(3, -1)
+    coords = grid / VOXEL_MM + centre[:, None]
+    sigma = max(0.0, (step / VOXEL_MM - 1.0) / 2.0)
+    clean = np.zeros(size**3)
+    mask = np.zeros(size**3)
+    for (tissue, label), j in zip(_BRAIN_LABELS.items(), jitter, strict=True):
+        fraction = ndimage.gaussian_filter((labels == label).astype(np.float32), sigma)
+        sampled = ndimage.map_coordinates(fraction, coords, order=1, mode="constant", cval=0.0)
+        clean += synthetic._TISSUE_INTENSITY[tissue] * j * sampled
+        mask += sampled
+    brain = (mask >= synthetic._FOREGROUND_THRESHOLD).reshape((size,) * 3)
+    bias = ndimage.zoom(rng.uniform(-1, 1, (3, 3, 3)), size / 3, order=1, mode="nearest")
+    bias = 1.0 + synthetic._BIAS_AMPLITUDE * bias[:size, :size, :size]
+    noise_sd = rng.uniform(*synthetic._NOISE_SD_RANGE)
+    n_re, n_im = noise_sd * rng.standard_normal((2, size, size, size))
+    noisy = np.sqrt((clean.reshape((size,) * 3) * bias + n_re) ** 2 + n_im**2)
+    volume = np.where(brain, np.clip(noisy, synthetic._MIN_FOREGROUND, 1.0), 0.0)
+    return volume.astype(np.float32)
+
+
+def write_volumes(
+    paths: list[Path],
+    subjects: list[int],
+    *,
+    models: Path,
+    url: str | None,
+    sha256: dict[int, str],
+    seed: int,
+    size: int,
+    progress: bool = True,
+) -> None:
+    """Fetch the models of ``subjects`` into ``models`` and write their T2 volumes to ``paths``."""
+    import nibabel as nib
+    from tqdm.auto import tqdm
+
+    files = fetch_models(subjects, models, url=url or URL, sha256=sha256, progress=progress)
+    step = 208.0 / size
+    affine = np.diag([step, step, step, 1.0])
+    affine[:3, 3] = -(size - 1) / 2.0 * step
+    for path, subject, model in tqdm(
+        list(zip(paths, subjects, files, strict=True)), desc="BrainWeb T2", disable=not progress
+    ):
+        volume = t2_volume(read_model(model), seed=seed, subject=subject, size=size)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        nib.save(nib.Nifti1Image(volume, affine), str(path))
