@@ -10,7 +10,10 @@ from residual_pitfalls.runlog import job_log
 with job_log(snakemake.log[0]):
     table = by_intensity_table(
         pd.concat([pd.read_parquet(p) for p in snakemake.input.lesions], ignore_index=True),
-        {s: pd.read_parquet(p) for s, p in zip(snakemake.params.scores, snakemake.input.exp1, strict=True)},
+        {
+            s: pd.read_parquet(p)
+            for s, p in zip(snakemake.params.scores, snakemake.input.exp1, strict=True)
+        },
         matched_sigmas(pd.read_csv(snakemake.input.fig3a)),
         bins=snakemake.params.bins,
     )

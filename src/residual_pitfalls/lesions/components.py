@@ -12,7 +12,14 @@ from scipy import ndimage
 
 from residual_pitfalls.lesions.labelled import LabelledVolume
 
-__all__ = ["Box", "SliceStack", "component_boxes", "component_table", "healthy_percentile", "slice_stack"]
+__all__ = [
+    "Box",
+    "SliceStack",
+    "component_boxes",
+    "component_table",
+    "healthy_percentile",
+    "slice_stack",
+]
 
 _SHELL = 2  # voxels: the surrounding healthy tissue of a lesion is its 3-D dilation by this much
 

@@ -50,7 +50,9 @@ def _lesion_rows(boxes, maps: np.ndarray, threshold: float, fraction: float) -> 
         pos = region[box.positive]
         neg = region[box.negative]
         ap = (
-            average_precision(np.r_[np.ones(pos.size, bool), np.zeros(neg.size, bool)], np.r_[pos, neg])
+            average_precision(
+                np.r_[np.ones(pos.size, bool), np.zeros(neg.size, bool)], np.r_[pos, neg]
+            )
             if neg.size
             else float("nan")
         )

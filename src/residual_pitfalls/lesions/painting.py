@@ -161,7 +161,9 @@ def write_lesion_set(
     if not len(volumes) == len(images_out) == len(labels_out):
         raise ValueError("write_lesion_set: one image and one label path per volume expected")
     affine = np.eye(4) if affine is None else np.asarray(affine)
-    for i, (vol, img_path, lab_path) in enumerate(zip(volumes, images_out, labels_out, strict=True)):
+    for i, (vol, img_path, lab_path) in enumerate(
+        zip(volumes, images_out, labels_out, strict=True)
+    ):
         painted, label = paint_lesions(
             vol,
             np.random.default_rng([seed, i]),

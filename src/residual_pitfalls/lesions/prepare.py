@@ -89,9 +89,7 @@ def prepare_lesion_set(
         allow=allow_mismatch,
     )
     names = [volume_name(p) for p in images]
-    table, id_volumes = component_table(
-        volumes, names, min_size=min_size, sorted_healthy=healthy
-    )
+    table, id_volumes = component_table(volumes, names, min_size=min_size, sorted_healthy=healthy)
     stack = slice_stack(volumes, id_volumes, selection, axis)
     summary = {
         "set": set_name,
