@@ -17,7 +17,7 @@ from residual_pitfalls.lesions.painting import LESION_KINDS, paint_lesions, writ
 from residual_pitfalls.lesions.prepare import prepare_lesion_set
 from residual_pitfalls.lesions.summaries import by_intensity_table, exp1_prediction
 from residual_pitfalls.reconstruction import blur
-from residual_pitfalls.scores import resolve_scorers, score_maps
+from residual_pitfalls.scorers.registry import resolve_scorers, score_maps
 
 SIZE = 24
 

@@ -7,7 +7,8 @@ from residual_pitfalls.lesions.components import SliceStack
 from residual_pitfalls.lesions.experiment import lesion_scores
 from residual_pitfalls.models import load_configured_model, reconstruct
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.scores import load_healthy_stats, resolve_scorers
+from residual_pitfalls.scorers.registry import resolve_scorers
+from residual_pitfalls.scorers.stats import load_healthy_stats
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

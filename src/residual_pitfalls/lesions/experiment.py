@@ -18,8 +18,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from residual_pitfalls.lesions.components import SliceStack, component_boxes
-from residual_pitfalls.metrics import auroc_per_image, average_precision, best_dice, pooled_ap
-from residual_pitfalls.scores import HealthyStats, ScorerSpec, score_maps
+from residual_pitfalls.metrics.ap import average_precision
+from residual_pitfalls.metrics.segmentation import auroc_per_image, best_dice, pooled_ap
+from residual_pitfalls.scorers.registry import ScorerSpec, score_maps
+from residual_pitfalls.scorers.stats import HealthyStats
 
 __all__ = ["lesion_scores", "set_metrics"]
 

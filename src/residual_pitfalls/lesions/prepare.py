@@ -106,7 +106,7 @@ def prepare_lesion_set(
 def check_lesion_sets(sets, datasets: Mapping) -> None:
     """Start-up check of ``lesions.sets``: each is ``embedded`` or a ``datasets`` entry with
     ``labels``; raises ConfigError naming the key."""
-    from residual_pitfalls.settings import ConfigError
+    from residual_pitfalls.config import ConfigError
 
     for name in sets:
         if name == EMBEDDED:
