@@ -285,3 +285,15 @@ def test_by_intensity_bins_and_exp1_prediction():
     assert table["detection_rate"].tolist() == [0.0, 0.5, 1.0]
     assert table["bin_left"].tolist() == [0.0, 50.0, 90.0]
     np.testing.assert_allclose(table["predicted_ap"], [0.0, 0.5, 1.0])
+
+
+def test_lesion_sets_must_be_embedded_or_labelled_datasets():
+    from residual_pitfalls.config import ConfigError
+    from residual_pitfalls.lesions.prepare import check_lesion_sets
+
+    datasets = {"mood": {"source": "nifti"}, "brats": {"labels": {"replace": ["a", "b"]}}}
+    check_lesion_sets(["embedded", "brats"], datasets)
+    with pytest.raises(ConfigError, match=r"'lesions.sets'.*'mood'.*no 'labels'"):
+        check_lesion_sets(["mood"], datasets)
+    with pytest.raises(ConfigError, match=r"'lesions.sets'.*'wmh' is neither"):
+        check_lesion_sets(["wmh"], datasets)
