@@ -34,6 +34,7 @@ include: "workflow/rules/experiments.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/scores.smk"
+include: "workflow/rules/lesions.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -44,5 +45,6 @@ rule all:
     input:
         all_figures(),
         all_scores(),
+        all_lesions(),
         "results/provenance.yaml",
     default_target: True

@@ -143,7 +143,7 @@ def provenance_inputs():
     return {
         "figures": [
             f.removesuffix(".pdf") + ".csv" if f.endswith(".pdf") else f
-            for f in all_figures() + all_scores()
+            for f in all_figures() + all_scores() + all_lesions()
         ],
         "data": [f"results/data/{split}.npy" for split in splits],
         "models": [model_checkpoint(SimpleNamespace(model=m)) for m in config["models"]],
