@@ -288,10 +288,13 @@ def test_by_intensity_bins_and_exp1_prediction():
 
 
 def test_lesion_sets_must_be_embedded_or_labelled_datasets():
-    from residual_pitfalls.config import ConfigError
-    from residual_pitfalls.lesions.prepare import check_lesion_sets
+    from residual_pitfalls.config import ConfigError, _check_lesion_sets
 
     datasets = {"mood": {"source": "nifti"}, "brats": {"labels": {"replace": ["a", "b"]}}}
+
+    def check_lesion_sets(sets, datasets):  # the section of the one start-up check
+        _check_lesion_sets({"lesions": {"sets": sets}, "datasets": datasets})
+
     check_lesion_sets(["embedded", "brats"], datasets)
     with pytest.raises(ConfigError, match=r"'lesions.sets'.*'mood'.*no 'labels'"):
         check_lesion_sets(["mood"], datasets)

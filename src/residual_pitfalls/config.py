@@ -21,6 +21,8 @@ from residual_pitfalls.errors import ConfigError
 from residual_pitfalls.layout import dataset_files, needs_download, split_of
 from residual_pitfalls.scorers.entries import check_entries, check_zoo_needs
 
+EMBEDDED_LESION_SET = "embedded"  # Exp 4's lesion set painted into the test volumes
+
 __all__ = ["ConfigError", "check_all", "check_config", "validate_config"]
 
 
@@ -123,6 +125,26 @@ def check_config(config: Mapping, known_archs: Iterable[str]) -> None:
     _check_grid(config)
     _check_training(config)
     _check_names(config, known_archs)
+    _check_lesion_sets(config)
+
+
+def _check_lesion_sets(config: Mapping) -> None:
+    """Start-up check of ``lesions.sets``: each is ``embedded`` or a ``datasets`` entry with
+    ``labels``; raises ConfigError naming the key."""
+    sets, datasets = config["lesions"]["sets"], config["datasets"]
+    for name in sets:
+        if name == EMBEDDED_LESION_SET:
+            continue
+        if name not in datasets:
+            raise ConfigError(
+                f"config key 'lesions.sets': {name!r} is neither 'embedded' nor an entry of "
+                f"'datasets' (known: {', '.join(sorted(datasets))})"
+            )
+        if "labels" not in datasets[name]:
+            raise ConfigError(
+                f"config key 'lesions.sets': data set {name!r} has no 'labels' (each image's "
+                "label volume): Exp 4 needs labelled lesions"
+            )
 
 
 def _check_datasets(config: Mapping) -> None:

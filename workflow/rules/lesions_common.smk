@@ -1,8 +1,7 @@
 # Exp 4 helpers: the lesion sets, their input files and loading options (rules in lesions.smk).
-from residual_pitfalls.lesions.prepare import EMBEDDED, check_lesion_sets
+from residual_pitfalls.config import EMBEDDED_LESION_SET as EMBEDDED
 
 LESIONS = config["lesions"]
-check_lesion_sets(LESIONS["sets"], config["datasets"])
 LESION_SETS = list(LESIONS["sets"]) if config["models"] and SCORERS else []
 EMBEDDED_DIR = f"results/data/lesions/{EMBEDDED}"
 EMBEDDED_VOLUMES = SPLIT["test"][: LESIONS["embedded"]["volumes"]]

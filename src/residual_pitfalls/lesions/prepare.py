@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from residual_pitfalls.config import EMBEDDED_LESION_SET as EMBEDDED
 from residual_pitfalls.lesions.components import SliceStack, component_table, slice_stack
 from residual_pitfalls.lesions.labelled import check_contrast, load_labelled_volume, select_slices
 
-__all__ = ["EMBEDDED", "check_lesion_sets", "prepare_lesion_set", "volume_name"]
-
-EMBEDDED = "embedded"  # the lesion set painted into the test volumes (lesions.embedded)
+__all__ = ["EMBEDDED", "prepare_lesion_set", "volume_name"]
 
 
 def volume_name(path: str | Path) -> str:
@@ -101,23 +100,3 @@ def prepare_lesion_set(
         "healthy_slices": int((~stack.has_lesion).sum()),
     }
     return stack, table, summary
-
-
-def check_lesion_sets(sets, datasets: Mapping) -> None:
-    """Start-up check of ``lesions.sets``: each is ``embedded`` or a ``datasets`` entry with
-    ``labels``; raises ConfigError naming the key."""
-    from residual_pitfalls.config import ConfigError
-
-    for name in sets:
-        if name == EMBEDDED:
-            continue
-        if name not in datasets:
-            raise ConfigError(
-                f"config key 'lesions.sets': {name!r} is neither 'embedded' nor an entry of "
-                f"'datasets' (known: {', '.join(sorted(datasets))})"
-            )
-        if "labels" not in datasets[name]:
-            raise ConfigError(
-                f"config key 'lesions.sets': data set {name!r} has no 'labels' (each image's "
-                "label volume): Exp 4 needs labelled lesions"
-            )
