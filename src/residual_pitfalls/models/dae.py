@@ -31,9 +31,7 @@ def coarse_noise(
     """``(B, C, H, W)`` noise: N(0, noise_std^2) on a ``noise_res`` grid, bilinearly upsampled to
     ``(H, W)`` (align_corners=False), on the generator's device."""
     b, c, h, w = shape
-    low = torch.randn(
-        (b, c, noise_res, noise_res), generator=generator, device=generator.device
-    )
+    low = torch.randn((b, c, noise_res, noise_res), generator=generator, device=generator.device)
     return F.interpolate(low * noise_std, size=(h, w), mode="bilinear", align_corners=False)
 
 

@@ -89,7 +89,9 @@ class UNet(nn.Module):
         )
         self.mid = _Block(chs[-1], chs[-1], self.emb_dim)
         self.up = nn.ModuleList(
-            nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(b, a, 3, padding=1))
+            nn.Sequential(
+                nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(b, a, 3, padding=1)
+            )
             for a, b in zip(chs[:-1], chs[1:], strict=True)
         )
         self.dec = nn.ModuleList(_Block(2 * c, c, self.emb_dim) for c in chs[:-1])
