@@ -20,9 +20,10 @@ from residual_pitfalls.summaries import model_curve_table
 
 __all__ = ["modern_curve_table", "modern_curves"]
 
+# column mode (as in the Exp 3 file names) -> panel title
 EXPERIMENTS = {
-    "3.1": "Exp. 3.1: reconstructs the healthy image",
-    "3.2": "Exp. 3.2: reconstructs the anomalous image",
+    "healthy": "Exp. 3.1: reconstructs the healthy image",
+    "anomalous": "Exp. 3.2: reconstructs the anomalous image",
 }
 
 
@@ -33,7 +34,7 @@ def modern_curve_table(
     grid: pd.DataFrame,
     n_resamples: int,
 ) -> pd.DataFrame:
-    """Columns experiment, model, label, intensity, ap, ap_low, ap_high, matched_sigma, censored,
+    """Columns mode (healthy: Exp 3.1, anomalous: Exp 3.2), model, label, intensity, ap, ap_low, ap_high, matched_sigma, censored,
     mean_ap_exp32. ``healthy``/``anomalous``: the Exp 3 curve tables (model_intensity_curve) of the
     same models; ``grid``: the Exp 1 table the Exp 3.1 curves are matched against."""
     exp31, _ = model_curve_table(healthy, labels, grid, (), n_resamples)
@@ -45,13 +46,13 @@ def modern_curve_table(
         raise ValueError(f"no Exp 3.2 curve for model(s) {missing}")
     table = pd.concat(
         [
-            exp31.drop(columns=["matched_sigma", "censored"]).assign(experiment="3.1"),
-            exp32.assign(experiment="3.2"),
+            exp31.drop(columns=["matched_sigma", "censored"]).assign(mode="healthy"),
+            exp32.assign(mode="anomalous"),
         ],
         ignore_index=True,
     )
     table = table.join(summary, on="model")
-    return table[["experiment", *[c for c in table.columns if c != "experiment"]]]
+    return table[["mode", *[c for c in table.columns if c != "mode"]]]
 
 
 @themed
@@ -70,8 +71,8 @@ def modern_curves(
         for label, row in summary.iterrows()
     }
     fams = {names[k]: v for k, v in (families or {}).items() if k in names}
-    for ax, (experiment, title) in zip(axes, EXPERIMENTS.items(), strict=True):
-        part = table[table["experiment"] == experiment].assign(name=lambda t: t["label"].map(names))
+    for ax, (mode, title) in zip(axes, EXPERIMENTS.items(), strict=True):
+        part = table[table["mode"] == mode].assign(name=lambda t: t["label"].map(names))
         _band_curves(ax, part, "intensity", "name", fams)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("anomaly intensity")
