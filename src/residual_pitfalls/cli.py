@@ -3,7 +3,7 @@
     residual-pitfalls check-config my.yaml          config.yaml + overlays: schema and cross-key checks
     residual-pitfalls ap labels.nii.gz map.nii.gz   sklearn's AP of your own anomaly map (fast path)
 
-Thin over the library: ``settings.validate_config`` and ``scores.resolve_scorers`` (what the
+Thin over the library: ``config.validate_config`` and ``scorers.registry.resolve_scorers`` (what the
 workflow runs at start-up) and ``metrics.average_precision`` / ``average_precision_batch``.
 """
 
@@ -62,9 +62,9 @@ def merged_config(root: Path, overlays: Sequence[Path]) -> dict:
 
 def check_config_command(args: argparse.Namespace) -> int:
     from residual_pitfalls.architectures import ARCHITECTURES
-    from residual_pitfalls.score_experiments import zoo_entries
-    from residual_pitfalls.scores import resolve_scorers
-    from residual_pitfalls.settings import ConfigError, validate_config
+    from residual_pitfalls.config import ConfigError, validate_config
+    from residual_pitfalls.experiments.zoo import zoo_entries
+    from residual_pitfalls.scorers.registry import resolve_scorers
 
     root = _workflow_root(args.workflow)
     config = merged_config(root, args.overlays)
@@ -101,7 +101,7 @@ def load_array(path: Path) -> np.ndarray:
 
 
 def ap_command(args: argparse.Namespace) -> int:
-    from residual_pitfalls.metrics import average_precision, average_precision_batch
+    from residual_pitfalls.metrics.ap import average_precision, average_precision_batch
 
     labels, scores = load_array(args.labels), load_array(args.scores)
     try:

@@ -3,9 +3,9 @@ own statistics (per_image, the original code), each mode with its matched blur c
 
 import pandas as pd
 
-from residual_pitfalls.figures import model_curves, save_figure
+from residual_pitfalls.reporting.figures import model_curves, save_figure
+from residual_pitfalls.reporting.summaries import model_curve_csv, model_curve_table
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.summaries import model_curve_csv, model_curve_table
 
 TAGS = {"eval": "eval BN", "per_image": "per-image BN"}
 
