@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from residual_pitfalls.figures import _band_curves, themed
-from residual_pitfalls.summaries import model_curve_table
+from residual_pitfalls.reporting.figures import _band_curves, themed
+from residual_pitfalls.reporting.summaries import model_curve_table
 
 __all__ = ["modern_curve_table", "modern_curves"]
 
