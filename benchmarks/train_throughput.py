@@ -3,8 +3,9 @@
 Usage: ``python benchmarks/train_throughput.py [--size 64] [--batch 16] [--steps 30]
 [--repeats 2] [--device cpu|cuda] [--threads 1] [--bf16] [--models ae128 ... vqvae]``
 
-For each model config.yaml trains (the paper's six: AE latent 128/64/32, Spatial-AE 8x8x1/8x8x2, VQ-VAE-2) at
-``--size``:
+For each model config.yaml + config/modern.yaml train (the paper's six: AE latent 128/64/32,
+Spatial-AE 8x8x1/8x8x2, VQ-VAE-2; the denoising autoencoder ``dae`` and the diffusion model ``ddpm``,
+whose losses draw their noise on the device from a seeded generator) at ``--size``:
 
 * ``train_model`` (no validation, checkpoints only at the end, no progress bar) on random
   brain-free images in [0, 1];
@@ -35,10 +36,10 @@ from residual_pitfalls.models import sized_hparams
 from residual_pitfalls.training.loop import _setup, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
-# The models config.yaml trains (the paper's six): {key: (arch, hparams)}.
+# The models config.yaml and the overlay config/modern.yaml train: {key: (arch, hparams)}.
 MODELS = {
     key: (spec["arch"], spec["hparams"])
-    for key, spec in merged_config(ROOT, [])["models"].items()
+    for key, spec in merged_config(ROOT, [ROOT / "config" / "modern.yaml"])["models"].items()
     if "arch" in spec
 }
 
@@ -145,7 +146,8 @@ def main() -> None:
         ratio = max(ours) / max(bare)
         ratios.append(ratio)
         print(
-            f"{label:6s} train_model {max(ours):9.1f} img/s   bare loop {max(bare):9.1f} img/s"
+            f"{label:6s} train_model {max(ours):9.1f} img/s ({args.batch / max(ours):.3f} s/step)"
+            f"   bare loop {max(bare):9.1f} img/s"
             f"   ratio {ratio:.2f}x   (runs: {', '.join(f'{v:.1f}' for v in ours)} vs "
             f"{', '.join(f'{v:.1f}' for v in bare)})",
             flush=True,

@@ -112,6 +112,7 @@ def test_schema_rejects_typos_and_wrong_types(config, path, value, message):
         (lambda c: c["slices"].update(train=[70, 60]), "'slices.train'"),
         (lambda c: c["models"]["ae128"].update(arch="unet"), "'models.ae128.arch': unknown"),
         (lambda c: c["evaluation"].update(matched_models=["x"]), "'evaluation.matched_models'"),
+        (lambda c: c["evaluation"].update(paper_models=["x"]), "'evaluation.paper_models'"),
         (lambda c: c["lesion_figures"].update(fig7=["mood"]), "'datasets.mood.labels' is required"),
         (lambda c: c["datasets"]["mood"].pop("path"), "'datasets.mood.path' is required"),
         (

@@ -28,6 +28,8 @@ TINY = {
     "autoencoder": {"inp_size": 32, "intermediate_resolution": 4, "latent_dim": 8, "width": 4},
     "spatial_autoencoder": {"inp_size": 32, "intermediate_resolution": 4, "width": 4},
     "vqvae2": {"channel": 16, "n_res_channel": 8, "embed_dim": 8, "n_embed": 16},
+    "dae": {"channels": [4, 8, 8], "noise_res": 4},
+    "ddpm": {"channels": [4, 8, 8], "timesteps": 50, "t0": 10, "sample_steps": 3},
 }
 
 
@@ -100,7 +102,8 @@ def test_vqvae_code_grids_are_input_over_8_and_4():
 @pytest.mark.parametrize("size", [32, 64, 128])
 @pytest.mark.parametrize("arch", sorted(MODELS))
 def test_models_reconstruct_at_other_sizes(arch, size):
-    hparams = {"vqvae2": {}}.get(arch, {"inp_size": size, "intermediate_resolution": 8})
+    sized = {"inp_size": size, "intermediate_resolution": 8}
+    hparams = {"vqvae2": {}, "dae": TINY["dae"], "ddpm": TINY["ddpm"]}.get(arch, sized)
     model = seeded(arch, **hparams)
     x = torch.rand(2, 1, size, size)
     rec = model(x)

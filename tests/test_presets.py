@@ -100,7 +100,8 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
         "train_model": n_models,
         "model_intensity_curve": 2 * n_models,  # healthy, anomalous
         "model_examples": len(config["evaluation"]["example_models"]),  # Fig. 4(a)
-        "model_intensity_curve_batchnorm": n_models,  # Exp 3.1 with per-image BatchNorm
+        # Exp 3.1 with per-image BatchNorm: the paper's models (Fig. 3(a) per-image BN)
+        "model_intensity_curve_batchnorm": len(config["evaluation"]["paper_models"]),
         **{f: 1 for f in FIGURES},
         # the scorer zoo: Exp 1/2 per scorer, Exp 3 per (model, mode), healthy statistics, plots
         "score_blur_stats": 1,
@@ -112,6 +113,8 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
         "provenance": 1,
         "all": 1,
     }
+    if set(config["models"]) - set(config["evaluation"]["paper_models"]):
+        expected["fig3_modern"] = 1  # the DAE and the DDPM beside AE latent 128 and VQ-VAE-2
     if preset == "paper_synthetic":
         expected["synthesize_brains"] = 1  # MOOD is the user's data: nothing synthesised
     assert counts == expected
@@ -167,7 +170,7 @@ def test_batchnorm_figure_computes_only_the_mode_not_configured(tmp_path, config
     assert result.returncode == 0, text[-5000:]
     outputs = re.findall(r"^    output: (.*)$", text, flags=re.M)
     other = "per_image" if configured == "eval" else "eval"
-    models = merged_config()["models"]
+    models = merged_config()["evaluation"]["paper_models"]  # the figure draws the paper's models
     comparison = sorted(o for o in outputs if "_bn-" in o)
     assert comparison == sorted(
         f"results/metrics/exp3_{m}_healthy_bn-{other}.parquet" for m in models

@@ -9,6 +9,8 @@ ARCHITECTURES: dict[str, str] = {
     "autoencoder": "residual_pitfalls.models.autoencoder:AutoEncoder",
     "spatial_autoencoder": "residual_pitfalls.models.autoencoder:SpatialAutoEncoder",
     "vqvae2": "residual_pitfalls.models.vqvae:VQVAE2",
+    "dae": "residual_pitfalls.models.dae:DenoisingAutoEncoder",
+    "ddpm": "residual_pitfalls.models.ddpm:DiffusionModel",
 }
 
 # How BatchNorm layers normalise at inference (config key evaluation.batchnorm, the {batchnorm}

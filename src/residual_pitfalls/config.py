@@ -250,8 +250,8 @@ def _check_names(config: Mapping, known_archs: Iterable[str]) -> None:
                 f"(known: {', '.join(sorted(known_archs))})"
             )
     models = config.get("models", {})
-    for key in ("matched_models", "example_models"):
-        for model in config["evaluation"].get(key, []):
+    for key in ("matched_models", "example_models", "paper_models"):
+        for model in config["evaluation"].get(key) or []:
             if model not in models:
                 raise ConfigError(
                     f"config key 'evaluation.{key}': {model!r} is not an entry of 'models'"

@@ -95,10 +95,23 @@ def model_source(wildcards):
 
 
 def exp3_healthy_curves(batchnorm):
-    """Exp 3.1 curves of every model with BatchNorm in mode `batchnorm`: the experiment's own files
+    """Exp 3.1 curves of the paper's models (evaluation.paper_models) with BatchNorm in mode `batchnorm`: the experiment's own files
     for the configured mode, the BatchNorm comparison's for the other one."""
     suffix = "" if batchnorm == config["evaluation"]["batchnorm"] else f"_bn-{batchnorm}"
-    return [f"results/metrics/exp3_{m}_healthy{suffix}.parquet" for m in config["models"]]
+    return [f"results/metrics/exp3_{m}_healthy{suffix}.parquet" for m in paper_models()]
+
+
+def paper_models():
+    """The models the paper's Figs. 3-4 draw: evaluation.paper_models (null: every model)."""
+    names = config["evaluation"].get("paper_models")
+    return list(config["models"]) if names is None else list(names)
+
+
+def modern_models():
+    """results/fig3_modern: every model outside evaluation.paper_models (the DAE, the DDPM, yours),
+    then the evaluation.matched_models (the paper's AE latent 128 and VQ-VAE-2) beside them."""
+    others = [m for m in config["models"] if m not in paper_models()]
+    return others + [m for m in config["evaluation"]["matched_models"] if m not in others]
 
 
 def model_label(name):
@@ -113,6 +126,8 @@ def all_figures():
     figures = ["fig1a", "fig1b", "fig2", "fig5", "fig6a", "fig6b"]
     if config["models"]:
         figures += ["fig3a", "fig3b", "fig4a", "fig4b", "fig3a_per_image_bn"]
+    if set(config["models"]) - set(paper_models()):
+        figures.append("fig3_modern")
     figures += sorted(config["lesion_figures"])
     return [f"results/{f}.pdf" for f in figures]
 

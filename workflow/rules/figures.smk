@@ -113,7 +113,9 @@ rule fig3a:
         **figure_outputs("fig3a"),
     params:
         style=STYLE,
+        # the CSV (the matched-sigma table) has every model; the plot draws evaluation.paper_models
         models=list(config["models"]),
+        drawn=paper_models(),
         labels=[model_label(m) for m in config["models"]],
         families=[config["models"][m].get("arch", "your model") for m in config["models"]],
         matched=config["evaluation"]["matched_models"],
@@ -129,14 +131,14 @@ rule fig3a:
 use rule fig3a as fig3b with:
     localrule: True  # `use rule ... with:` resets it to False
     input:
-        curves=expand("results/metrics/exp3_{model}_anomalous.parquet", model=list(config["models"])),
+        curves=expand("results/metrics/exp3_{model}_anomalous.parquet", model=paper_models()),
     output:
         **figure_outputs("fig3b"),
     params:
         style=STYLE,
-        models=list(config["models"]),
-        labels=[model_label(m) for m in config["models"]],
-        families=[config["models"][m].get("arch", "your model") for m in config["models"]],
+        models=paper_models(),
+        labels=[model_label(m) for m in paper_models()],
+        families=[config["models"][m].get("arch", "your model") for m in paper_models()],
         matched=[],
         title="Exp. 3.2: the model reconstructs the anomalous image",
     log:
@@ -153,8 +155,8 @@ rule fig3a_per_image_bn:
         **figure_outputs("fig3a_per_image_bn"),
     params:
         style=STYLE,
-        models=list(config["models"]),
-        labels=[model_label(m) for m in config["models"]],
+        models=paper_models(),
+        labels=[model_label(m) for m in paper_models()],
         matched=config["evaluation"]["matched_models"],
         title="Exp. 3.1: BatchNorm on running vs per-image statistics",
     log:
@@ -189,22 +191,41 @@ rule fig4a:
 rule fig4b:
     localrule: True
     input:
-        healthy=expand("results/metrics/exp3_{model}_healthy.parquet", model=list(config["models"])),
-        anomalous=expand(
-            "results/metrics/exp3_{model}_anomalous.parquet", model=list(config["models"])
-        ),
+        healthy=expand("results/metrics/exp3_{model}_healthy.parquet", model=paper_models()),
+        anomalous=expand("results/metrics/exp3_{model}_anomalous.parquet", model=paper_models()),
     output:
         **figure_outputs("fig4b"),
     params:
         style=STYLE,
-        models=list(config["models"]),
-        labels=[model_label(m) for m in config["models"]],
+        models=paper_models(),
+        labels=[model_label(m) for m in paper_models()],
     log:
         "logs/figures/fig4b.log",
     conda:
         "../../envs/analysis.yaml"
     script:
         "../scripts/fig_error_vs_ap.py"
+
+
+rule fig3_modern:
+    localrule: True
+    input:
+        healthy=expand("results/metrics/exp3_{model}_healthy.parquet", model=modern_models()),
+        anomalous=expand("results/metrics/exp3_{model}_anomalous.parquet", model=modern_models()),
+        grid="results/metrics/exp1_raw.parquet",
+    output:
+        **figure_outputs("fig3_modern"),
+    params:
+        style=STYLE,
+        models=modern_models(),
+        labels=[model_label(m) for m in modern_models()],
+        families=[config["models"][m].get("arch", "your model") for m in modern_models()],
+    log:
+        "logs/figures/fig3_modern.log",
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/fig_modern_curves.py"
 
 
 for _figure, _lesions in config["lesion_figures"].items():
