@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from residual_pitfalls.train import read_loss_log, train_model
 
 from residual_pitfalls.models import build_model, load_model, reconstruct
 from residual_pitfalls.models.dae import coarse_noise
 from residual_pitfalls.models.ddpm import alpha_bars, ddim_timesteps
-from residual_pitfalls.train import read_loss_log, train_model
 
 DAE = {"channels": [4, 8, 8], "noise_res": 4}
 DDPM = {"channels": [4, 8, 8], "timesteps": 50, "t0": 10, "sample_steps": 3}
