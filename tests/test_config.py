@@ -282,7 +282,7 @@ def test_names_outside_the_allowed_pattern_stop_the_start_up(tmp_path, overlay, 
 def test_names_with_dashes_and_underscores_reach_their_files(tmp_path):
     overlay = tmp_path / "names.yaml"
     overlay.write_text("models: {my-ae_2: {arch: autoencoder, hparams: {latent_dim: 8}}}\n")
-    target = "results/metrics/exp3_my-ae_2_anomalous.parquet"
+    target = "results/metrics/exp3_my-ae_2_anomalous_bn-eval.parquet"
     result = run_snakemake(tmp_path, "-n", target, "--configfile", str(TINY), str(overlay))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "train_model" in result.stdout

@@ -168,7 +168,7 @@ TARGETS = {
         "results/data/train.npy",
     ],
     "analysis": lambda: ["results/fig1a.pdf"],
-    "torch": lambda: [f"results/metrics/exp3_{first_model()}_healthy.parquet"],
+    "torch": lambda: [f"results/metrics/exp3_{first_model()}_healthy_bn-eval.parquet"],
 }
 # what the targets of each env need from rules of other envs, made by the system interpreter
 PREPARED = [

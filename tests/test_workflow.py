@@ -65,8 +65,13 @@ def test_dry_run_lists_the_whole_dag(workdir):
 
 def test_fig1b_builds_only_what_it_needs_and_reruns_only_what_changed(workdir):
     result = snakemake(workdir, "results/fig1b.pdf", "--configfile", str(TINY), "--cores", "2")
-    done = set(re.findall(r"rule (\w+):", result.stderr + result.stdout))
-    assert done == {"synthesize_brains", "slices", "fig1b"}, done
+    terminal = result.stderr + result.stdout
+    finished = re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)$", terminal, flags=re.M)
+    assert set(finished) == {"synthesize_brains", "slices", "fig1b"}, finished
+    # profiles/default keeps the terminal quiet: one line and a progress count per finished job,
+    # no per-job block listing inputs (the slices job would list every volume)
+    assert len(re.findall(r"^\d+ of \d+ steps", terminal, flags=re.M)) == len(finished)
+    assert "input:" not in terminal and "sub-0000.nii.gz" not in terminal, terminal[-3000:]
     for suffix in (".pdf", ".png", ".csv"):
         assert (workdir / "results" / f"fig1b{suffix}").stat().st_size > 0
     table = pd.read_csv(workdir / "results" / "fig1b.csv")
@@ -215,6 +220,30 @@ def test_fig5_sigma_is_a_config_key_that_reruns_only_fig5(workdir, byom_run):
     jobs = planned_jobs(snakemake(workdir, "-n", "all", *byom_run, str(overlay)))
     # provenance records the configuration, so it is rebuilt too
     assert set(jobs) - {"provenance", "all", "total"} == {"fig5"}, jobs
+
+
+# Settings that change only what a figure shows: a change must plan the plots (and provenance,
+# which records the config), never an experiment. Fig. 4(a)'s example intensity also redoes the
+# four example reconstructions of each example model (model_examples), and nothing else.
+FIGURE_ONLY = {
+    "figures: {dpi: 120}": set(),
+    "figures: {cmap: viridis}": set(),
+    "figures: {font_size: 11}": set(),
+    "figures: {bootstrap: 50}": set(),
+    "evaluation: {example_sigma: 2.0}": set(),
+    "evaluation: {matched_models: [ae64]}": set(),
+    "evaluation: {example_intensity: 0.7}": {"model_examples"},
+}
+
+
+@pytest.mark.parametrize("setting", list(FIGURE_ONLY))
+def test_a_figure_only_setting_plans_only_plot_jobs(workdir, byom_run, setting):
+    overlay = workdir / "figure_only.yaml"
+    overlay.write_text(setting + "\n")
+    jobs = planned_jobs(snakemake(workdir, "-n", "all", *byom_run, str(overlay)))
+    planned = set(jobs) - {"provenance", "all", "total"}
+    plots = {rule for rule in planned if rule.startswith(("fig", "scores_"))}
+    assert planned and planned - plots == FIGURE_ONLY[setting], jobs
 
 
 def test_report_of_the_tiny_run_has_no_rst_errors(workdir, byom_run):

@@ -117,11 +117,22 @@ def model_checkpoint(wildcards):
     return spec.get("checkpoint", f"results/models/{wildcards.model}/model.pt")
 
 
-def exp3_healthy_curves(batchnorm):
-    """Exp 3.1 curves of every model with BatchNorm in mode `batchnorm`: the experiment's own files
-    for the configured mode, the BatchNorm comparison's for the other one."""
-    suffix = "" if batchnorm == config["evaluation"]["batchnorm"] else f"_bn-{batchnorm}"
-    return [f"results/metrics/exp3_{m}_healthy{suffix}.parquet" for m in config["models"]]
+# Every file made from a model's forward passes names the BatchNorm mode it was evaluated in, one
+# scheme whatever the configured mode: results/metrics/exp3_<model>_<mode>_bn-<batchnorm>[_<what>].
+# The configured mode (evaluation.batchnorm) is what the paper's figures and the zoo use; the other
+# mode is computed only for the BatchNorm comparison (results/fig3a_per_image_bn).
+BATCHNORM = config["evaluation"]["batchnorm"]
+OTHER_BATCHNORM = {"eval": "per_image", "per_image": "eval"}[BATCHNORM]
+
+
+def exp3_file(model, mode, batchnorm=BATCHNORM, what=""):
+    """One model's Exp 3 file (curve .parquet; `what`: e.g. "_reconstructions.npy")."""
+    return f"results/metrics/exp3_{model}_{mode}_bn-{batchnorm}{what or '.parquet'}"
+
+
+def exp3_curves(mode, batchnorm=BATCHNORM):
+    """The Exp 3 curves of every configured model, in `mode`, BatchNorm in `batchnorm`."""
+    return [exp3_file(m, mode, batchnorm) for m in config["models"]]
 
 
 def model_label(name):

@@ -107,7 +107,7 @@ rule fig5:
 rule fig3a:
     localrule: True
     input:
-        curves=expand("results/metrics/exp3_{model}_healthy.parquet", model=list(config["models"])),
+        curves=exp3_curves("healthy"),
         grid="results/metrics/exp1_raw.parquet",
     output:
         **figure_outputs("fig3a"),
@@ -129,7 +129,7 @@ rule fig3a:
 use rule fig3a as fig3b with:
     localrule: True  # `use rule ... with:` resets it to False
     input:
-        curves=expand("results/metrics/exp3_{model}_anomalous.parquet", model=list(config["models"])),
+        curves=exp3_curves("anomalous"),
     output:
         **figure_outputs("fig3b"),
     params:
@@ -146,8 +146,8 @@ use rule fig3a as fig3b with:
 rule fig3a_per_image_bn:
     localrule: True
     input:
-        eval=exp3_healthy_curves("eval"),
-        per_image=exp3_healthy_curves("per_image"),
+        eval=exp3_curves("healthy", "eval"),
+        per_image=exp3_curves("healthy", "per_image"),
         grid="results/metrics/exp1_raw.parquet",
     output:
         **figure_outputs("fig3a_per_image_bn"),
@@ -168,10 +168,10 @@ rule fig3a_per_image_bn:
 rule fig4a:
     localrule: True
     input:
-        expand(
-            "results/metrics/exp3_{model}_anomalous_examples.npz",
-            model=config["evaluation"]["example_models"],
-        ),
+        [
+            exp3_file(m, "anomalous", what="_examples.npz")
+            for m in config["evaluation"]["example_models"]
+        ],
     output:
         **figure_outputs("fig4a"),
     params:
@@ -189,10 +189,8 @@ rule fig4a:
 rule fig4b:
     localrule: True
     input:
-        healthy=expand("results/metrics/exp3_{model}_healthy.parquet", model=list(config["models"])),
-        anomalous=expand(
-            "results/metrics/exp3_{model}_anomalous.parquet", model=list(config["models"])
-        ),
+        healthy=exp3_curves("healthy"),
+        anomalous=exp3_curves("anomalous"),
     output:
         **figure_outputs("fig4b"),
     params:

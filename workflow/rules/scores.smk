@@ -116,7 +116,7 @@ rule score_exp3:
     input:
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
-        reconstructions="results/metrics/exp3_{model}_{mode}_reconstructions.npy",
+        reconstructions=exp3_file("{model}", "{mode}", what="_reconstructions.npy"),
         stats=model_stats,
     output:
         per_image="results/metrics/scores/exp3/{model}/{mode}.parquet",
