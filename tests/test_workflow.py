@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -212,6 +213,33 @@ def test_every_figure_csv_has_the_columns_the_readme_lists(workdir, byom_run):
     for figure in FIGURES:
         columns = list(pd.read_csv(workdir / "results" / f"{figure}.csv").columns)
         assert columns == listed[figure], (figure, columns)
+
+
+def test_rendered_docs_carry_the_runs_numbers(workdir, byom_run, tmp_path):
+    """`render-docs` on the tiny run: every block of the README and docs/*.md is rendered from its
+    CSVs (the user's own models included); --check then passes; a changed CSV changes the text."""
+    from residual_pitfalls.cli import main
+
+    results = tmp_path / "results"
+    shutil.copytree(
+        workdir / "results", results, ignore=shutil.ignore_patterns("*.parquet", "*.np*")
+    )
+    docs = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    copies = []
+    for doc in docs:
+        copies.append(tmp_path / doc.name)
+        copies[-1].write_text(doc.read_text())
+    assert main(["render-docs", *map(str, copies), "--results", str(results)]) == 0
+    rendered = "\n".join(c.read_text() for c in copies)
+    assert "(render with" not in rendered
+    fig3a = pd.read_csv(results / "fig3a.csv")
+    for _, row in fig3a[fig3a["curve"] == "model"].drop_duplicates("model").iterrows():
+        assert f"| {row['label']} | {row['matched_sigma']:.2f}" in rendered, row["label"]
+    assert "Exp. 3.2 My tiny AE" in rendered  # the user's model in the zoo's table
+    assert main(["render-docs", *map(str, copies), "--results", str(results), "--check"]) == 0
+    fig3a.loc[fig3a["curve"] == "model", "matched_sigma"] += 0.5
+    fig3a.to_csv(results / "fig3a.csv", index=False)
+    assert main(["render-docs", *map(str, copies), "--results", str(results), "--check"]) == 1
 
 
 def test_fig5_sigma_is_a_config_key_that_reruns_only_fig5(workdir, byom_run):
