@@ -234,10 +234,13 @@ rule scores_summary:
     output:
         csv="results/scores_summary.csv",
         html=report(
-            "results/scores_summary.html", caption="../report/scores_summary.rst", category="Scorers"
+            "results/scores_summary.html",
+            caption="../report/scores_summary.rst",
+            **report_section("scores_summary"),
         ),
     params:
         models=list(config["models"]),
+        labels={m: model_label(m) for m in config["models"]},
         metrics=config["evaluation"]["metrics"],
         blind_ap=config["evaluation"]["blind_spot_ap"],
     log:

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from residual_pitfalls.report_tables import summary_html
 from residual_pitfalls.runlog import job_log
 from residual_pitfalls.score_summaries import exp1_means, exp3_table, summary_table
 
@@ -22,5 +23,6 @@ with job_log(snakemake.log[0]):
         snakemake.params.blind_ap,
     )
     table.to_csv(snakemake.output.csv, index=False)
-    table.to_html(snakemake.output.html, index=False, float_format="{:.3f}".format)
+    with open(snakemake.output.html, "w") as html:
+        html.write(summary_html(table, snakemake.params.labels))
     print(table.to_string(index=False))
