@@ -155,8 +155,6 @@ rule fig3a_per_image_bn:
         style=STYLE,
         models=list(config["models"]),
         labels=[model_label(m) for m in config["models"]],
-        matched=config["evaluation"]["matched_models"],
-        title="Exp. 3.1: BatchNorm on running vs per-image statistics",
     log:
         "logs/figures/fig3a_per_image_bn.log",
     conda:
