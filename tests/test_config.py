@@ -370,10 +370,11 @@ DEFAULT_PROFILE = REPO / "profiles" / "default" / "config.yaml"
 
 
 def test_default_profile_leaves_the_slurm_profile_in_force():
-    """A workflow profile overrides a --profile key by key: it may only repeat profiles/slurm."""
+    """A workflow profile overrides a --profile key by key: it may only repeat profiles/slurm or set
+    what profiles/slurm leaves alone (the quiet terminal)."""
     default = yaml.safe_load(DEFAULT_PROFILE.read_text())
     slurm = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
-    assert default == {"rerun-incomplete": True}
+    assert default == {"rerun-incomplete": True, "quiet": ["rules", "host"]}
     assert all(slurm.get(key, value) == value for key, value in default.items())
 
 
