@@ -64,6 +64,15 @@ def test_dry_run_lists_the_whole_dag(workdir):
     assert jobs["train_model"] == 6 and jobs["model_intensity_curve"] == 12
 
 
+def test_paper_and_zoo_targets_build_their_part_only(tmp_path):
+    paper = planned_jobs(snakemake(tmp_path, "-n", "paper", "--configfile", str(TINY)))
+    zoo = planned_jobs(snakemake(tmp_path, "-n", "zoo", "--configfile", str(TINY)))
+    assert set(FIGURES) <= set(paper), paper
+    assert not any(rule.startswith(("score_", "scores_")) for rule in paper), paper
+    assert {"scores_exp1", "scores_blindspot", "scores_textures", "scores_exp3"} <= set(zoo)
+    assert not any(rule.startswith("fig") for rule in zoo) and "provenance" not in zoo, zoo
+
+
 def test_fig1b_builds_only_what_it_needs_and_reruns_only_what_changed(workdir):
     result = snakemake(workdir, "results/fig1b.pdf", "--configfile", str(TINY), "--cores", "2")
     terminal = result.stderr + result.stdout
