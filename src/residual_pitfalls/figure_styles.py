@@ -11,22 +11,34 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 
-import seaborn as sns
-
 # the default config's models, in the paper's order
 MODEL_SLOTS = {"ae128": 0, "ae64": 1, "ae32": 2, "sae1": 3, "sae2": 4, "vqvae": 5}
-MODEL_COLOURS = sns.color_palette("colorblind", 10).as_hex()
+# Okabe-Ito's six colours for the six defaults (the "colorblind" palette's orange, vermillion and tan
+# were hard to tell apart), then five more for your own models
+MODEL_COLOURS = (
+    "#0072b2",
+    "#009e73",
+    "#56b4e9",
+    "#e69f00",
+    "#cc79a7",
+    "#d55e00",
+    "#6a3d9a",
+    "#8c564b",
+    "#b8b800",
+    "#1f9e89",
+    "#444444",
+)
 MODEL_MARKERS = "osD^vPX*hp<>"
 
 # Okabe & Ito's eight colours, distinct with colour-vision deficiency; residual (the paper's) black
 SCORER_COLOURS = (
     "#000000",
-    "#E69F00",
-    "#56B4E9",
-    "#009E73",
-    "#0072B2",
-    "#D55E00",
-    "#CC79A7",
+    "#e69f00",
+    "#56b4e9",
+    "#009e73",
+    "#0072b2",
+    "#d55e00",
+    "#cc79a7",
     "#999933",
 )
 SCORER_DASHES = ("", (4, 1.5), (1, 1), (5, 1.5, 1, 1.5), (2, 2), (6, 2, 1, 2, 1, 2))

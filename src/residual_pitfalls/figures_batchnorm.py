@@ -70,10 +70,9 @@ def batchnorm_facets(curves: pd.DataFrame, matched: pd.DataFrame, style: Mapping
         for t, d in MODES.values()
     ]
     g.figure.legend(
-        handles=handles, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 1.0)
+        handles=handles, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0)
     )
     g.figure.suptitle(
-        "Exp. 3.1: BatchNorm on running (eval) vs per-image statistics; σ: matched blur",
-        y=1.12,
+        "Exp. 3.1: BatchNorm on running (eval) vs per-image statistics; σ: matched blur", y=1.03
     )
     return g.figure
