@@ -65,8 +65,9 @@ def headline(results: Path) -> str:
     fig2 = read_csv(results, "fig2.csv", ["anomaly", "intensity"])
     fig6a = read_csv(results, "fig6a.csv", ["intensity", "sigma", "ap"])
     sigmas = {t: nearest(fig1a["sigma"], t) for t in (1, 2, 5)}
+    shown = sorted(set(sigmas.values()))  # a small grid may map two targets to one sigma
     sharp = fig1a.loc[fig1a["sigma"] <= 0.25, "ap"].min()
-    bands = ", ".join(f"{blind_band(fig1a, s)} at σ = {s:.2f}" for s in sigmas.values())
+    bands = ", ".join(f"{blind_band(fig1a, s)} at σ = {s:.2f}" for s in shown)
     at5 = fig1a[np.isclose(fig1a["sigma"], sigmas[5])].set_index("intensity")["ap"]
     worst = at5.idxmin()
     matched = fig2.loc[fig2["anomaly"] == "exp1_matched_intensity", "intensity"]
@@ -103,12 +104,12 @@ def _sigma(row: pd.Series) -> str:
 def matched_sigma(results: Path) -> str:
     """Fig. 3(a): each model's matched blur σ, and how per-image BatchNorm moves it."""
     columns = ["model", "label", "matched_sigma", "censored", "curve"]
-    fig3a = _matched(read_csv(results, "fig3a.csv", columns))
+    fig3a = _matched(read_csv(results, "fig3a.csv", columns))  # the models, in the figure's order
     both = read_csv(results, "fig3a_per_image_bn.csv", [*columns, "batchnorm"])
     modes = {mode: _matched(rows) for mode, rows in both.groupby("batchnorm")}
     lines = [
-        "| model | matched σ | eval BatchNorm | per-image BatchNorm | change |",
-        "|---|---|---|---|---|",
+        "| model | matched σ, eval BatchNorm | matched σ, per-image BatchNorm | change |",
+        "|---|---|---|---|",
     ]
     for model, row in fig3a.iterrows():
         cells = [
@@ -116,7 +117,7 @@ def matched_sigma(results: Path) -> str:
         ]
         change = cells[1]["matched_sigma"] - cells[0]["matched_sigma"]
         lines.append(
-            f"| {row['label']} | {_sigma(row)} | {_sigma(cells[0])} | {_sigma(cells[1])} | "
+            f"| {row['label']} | {_sigma(cells[0])} | {_sigma(cells[1])} | "
             f"{'n/a' if pd.isna(change) else f'{change:+.2f}'} |"
         )
     return "\n".join(lines)
@@ -166,7 +167,7 @@ def scorer_profiles(results: Path) -> str:
     """Per scorer on the simulated reconstructions: worst AP without blur, the blind band at
     σ ≈ 1, 2 and 5, and the texture anomalies' AP range at σ ≈ 1."""
     exp1 = read_csv(results, "scores_exp1.csv", ["score", "intensity", "sigma", "ap"])
-    sigmas = [nearest(exp1["sigma"], t) for t in (1, 2, 5)]
+    sigmas = sorted({nearest(exp1["sigma"], t) for t in (1, 2, 5)})
     textures = None
     if (Path(results) / "scores_textures.csv").is_file():
         textures = read_csv(results, "scores_textures.csv", ["score", "anomaly", "sigma", "ap"])
