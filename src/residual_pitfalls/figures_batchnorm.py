@@ -72,7 +72,9 @@ def batchnorm_facets(curves: pd.DataFrame, matched: pd.DataFrame, style: Mapping
     g.figure.legend(
         handles=handles, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0)
     )
+    # room for the two-line panel titles
+    g.figure.subplots_adjust(top=0.84 if len(models) > 3 else 0.74, hspace=0.6)
     g.figure.suptitle(
-        "Exp. 3.1: BatchNorm on running (eval) vs per-image statistics; σ: matched blur", y=1.03
+        "Exp. 3.1: BatchNorm on running (eval) vs per-image statistics; σ: matched blur", y=0.99
     )
     return g.figure
