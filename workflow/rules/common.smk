@@ -163,7 +163,7 @@ REPORT_SECTIONS = {
     "fig1b": ("1 The paper", "Fig. 1(b) brain intensity histogram"),
     "fig2": ("1 The paper", "Fig. 2 Exp. 2: texture anomalies"),
     "fig3a": ("1 The paper", "Fig. 3(a) Exp. 3.1: healthy reconstruction"),
-    "fig3a_per_image_bn": ("1 The paper", "Fig. 3(a') Exp. 3.1: per-image BatchNorm"),
+    "fig3a_per_image_bn": ("1 The paper", "Fig. 3(a) with per-image BatchNorm"),
     "fig3b": ("1 The paper", "Fig. 3(b) Exp. 3.2: anomalous reconstruction"),
     "fig4a": ("1 The paper", "Fig. 4(a) example anomaly maps"),
     "fig4b": ("1 The paper", "Fig. 4(b) reconstruction error vs AP"),
