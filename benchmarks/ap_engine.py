@@ -1,9 +1,9 @@
-"""Benchmark of the AP engine (``residual_pitfalls.metrics``) against sklearn on Exp 1 cells.
+"""Benchmark of the AP engine (``residual_pitfalls.metrics.ap``) against sklearn on Exp 1 cells.
 
 Usage: ``python benchmarks/ap_engine.py [--images N] [--checks K] [--seed S]``
 
 Per (image, sigma) cell of realistic 256x256 maps (centre slices of synthetic brains when
-``residual_pitfalls.synthetic`` is available, else a smooth brain-like ellipse; a radius-20 disk
+``residual_pitfalls.data.synthetic`` is available, else a smooth brain-like ellipse; a radius-20 disk
 at a random brain pixel, intersected with the brain; reconstruction = gaussian_filter(image,
 sigma) for sigma in {0.5, 1, 2, 5}) it measures, in one run:
 
@@ -31,7 +31,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from sklearn.metrics import average_precision_score
 
-from residual_pitfalls.metrics import average_precision, average_precision_intensity_sweep
+from residual_pitfalls.metrics.ap import average_precision, average_precision_intensity_sweep
 
 SIGMAS = (0.5, 1.0, 2.0, 5.0)
 INTENSITIES = np.linspace(0.0, 1.0, 100)  # the paper's intensity grid
@@ -62,7 +62,7 @@ def _fallback_image(rng: np.random.Generator, size: int = 256) -> np.ndarray:
 def _images(n: int, seed: int) -> tuple[list[np.ndarray], str]:
     """``n`` healthy ``(256, 256) float32`` slices in [0, 1] and a description of the source."""
     try:
-        from residual_pitfalls.synthetic import synthetic_volume
+        from residual_pitfalls.data.synthetic import synthetic_volume
     except ImportError:
         rng = np.random.default_rng(seed)
         return [_fallback_image(rng) for _ in range(n)], "smooth brain-like ellipses"

@@ -1,6 +1,6 @@
 """The paper-scale Experiment 1 grid, end to end: 320 test slices at 256^2 x 100 sigmas x 100 intensities.
 
-Runs `residual_pitfalls.experiments.intensity_sigma_grid` (what the workflow's rule runs) on the same
+Runs `residual_pitfalls.experiments.paper.intensity_sigma_grid` (what the workflow's rule runs) on the same
 images with 1 and with N worker processes, after a warm-up call that compiles the numba kernels (or
 loads their cache); checks that both give identical APs and that random cells equal sklearn on the
 full anomaly map; and reports the wall times, their ratio, and the peak memory of each run (PSS
@@ -25,8 +25,8 @@ from scipy.ndimage import gaussian_filter
 from sklearn.metrics import average_precision_score
 
 from residual_pitfalls.anomalies import anomaly_centres, disk_anomaly
-from residual_pitfalls.experiments import intensity_sigma_grid
-from residual_pitfalls.synthetic import synthetic_volume
+from residual_pitfalls.data.synthetic import synthetic_volume
+from residual_pitfalls.experiments.paper import intensity_sigma_grid
 
 
 def centre_slice(subject: int) -> np.ndarray:

@@ -40,10 +40,14 @@ from residual_pitfalls.anomalies import anomaly_centres
 from residual_pitfalls.cli import merged_config
 from residual_pitfalls.data.slices import extract_slices
 from residual_pitfalls.data.split import split_volumes
-from residual_pitfalls.experiments import intensity_sigma_grid, linspace, model_intensity_curves
+from residual_pitfalls.data.synthetic import synthetic_volume
+from residual_pitfalls.experiments.paper import (
+    intensity_sigma_grid,
+    linspace,
+    model_intensity_curves,
+)
 from residual_pitfalls.models import has_batchnorm, load_model, reconstruct, sized_hparams
-from residual_pitfalls.summaries import model_curve_table
-from residual_pitfalls.synthetic import synthetic_volume
+from residual_pitfalls.reporting.summaries import model_curve_table
 from residual_pitfalls.train import train_model
 
 ROOT = Path(__file__).resolve().parents[1]

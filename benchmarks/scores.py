@@ -19,8 +19,10 @@ import time
 import numpy as np
 
 from residual_pitfalls.anomalies import anomaly_centres
-from residual_pitfalls.scores import SCORES, blurred_healthy_stats, scored_intensity_sigma_grid
-from residual_pitfalls.synthetic import synthetic_volume
+from residual_pitfalls.data.synthetic import synthetic_volume
+from residual_pitfalls.scorers.builtin import SCORES
+from residual_pitfalls.scorers.fast_path import scored_intensity_sigma_grid
+from residual_pitfalls.scorers.stats import blurred_healthy_stats
 
 
 def best_time(fn, repeats: int) -> tuple[float, object]:

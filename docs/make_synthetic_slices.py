@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from residual_pitfalls.synthetic import synthetic_volume  # noqa: E402
+from residual_pitfalls.data.synthetic import synthetic_volume
 
 
 def main() -> None:

@@ -15,12 +15,7 @@ from jsonschema import Draft202012Validator
 from snakemake.utils import validate
 
 from residual_pitfalls.architectures import ARCHITECTURES as ARCHS
-from residual_pitfalls.settings import (
-    ConfigError,
-    check_config,
-    check_finite,
-    describe_schema_error,
-)
+from residual_pitfalls.config import ConfigError, check_config, check_finite, describe_schema_error
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 

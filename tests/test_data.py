@@ -184,7 +184,7 @@ def test_head_with_skull_needs_a_mask(tmp_path, write_nifti, make_phantom, rng):
 
 
 def test_brain_share_bound_passes_realistic_brains(tmp_path, write_nifti):
-    from residual_pitfalls.synthetic import synthetic_volume
+    from residual_pitfalls.data.synthetic import synthetic_volume
 
     volume, _ = synthetic_volume(0, seed=0, size=32)
     path = write_nifti(tmp_path / "synthetic.nii.gz", volume)
@@ -728,7 +728,7 @@ def test_not_skull_stripped_dataset_needs_a_mask():
     from snakemake.utils import validate
 
     from residual_pitfalls.architectures import ARCHITECTURES
-    from residual_pitfalls.settings import ConfigError, check_config
+    from residual_pitfalls.config import ConfigError, check_config
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     for key, value in yaml.safe_load((REPO / "config" / "lesions.yaml").read_text()).items():

@@ -1,4 +1,4 @@
-"""Tests for residual_pitfalls.download against real HTTP servers on 127.0.0.1."""
+"""Tests for residual_pitfalls.data.download against real HTTP servers on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from residual_pitfalls.data.nifti import list_volumes
-from residual_pitfalls.data.volumes import load_volume
-from residual_pitfalls.download import (
+from residual_pitfalls.data.download import (
     DownloadError,
     download_file,
     extract_archive,
     fetch_dataset,
     sha256_of,
 )
+from residual_pitfalls.data.nifti import list_volumes
+from residual_pitfalls.data.volumes import load_volume
 
 TOKEN_ENV = "RP_TEST_SYNAPSE_TOKEN"
 

@@ -7,7 +7,7 @@ from scipy.ndimage import gaussian_filter
 from sklearn.metrics import average_precision_score
 
 from residual_pitfalls.anomalies import anomaly_centres, disk_anomaly, make_anomaly
-from residual_pitfalls.experiments import (
+from residual_pitfalls.experiments.paper import (
     intensity_sigma_grid,
     model_intensity_curves,
     texture_rng,
@@ -98,7 +98,7 @@ def test_model_curves_match_brute_force(images, mode):
 @pytest.mark.parametrize("mode", ["healthy", "anomalous"])
 def test_a_reconstruction_writing_into_its_input_changes_neither_images_nor_aps(images, mode):
     """A model callable that edits its input in place must score as its out-of-place twin."""
-    from residual_pitfalls.experiments import model_examples
+    from residual_pitfalls.experiments.paper import model_examples
 
     centres = anomaly_centres(images, seed=2)
     kept = images.copy()

@@ -4,10 +4,10 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
 
-from residual_pitfalls import figures
-from residual_pitfalls.figure_styles import model_style, scorer_palette
-from residual_pitfalls.figures_batchnorm import batchnorm_facets
-from residual_pitfalls.score_figures import best_alternatives, exp3_lines, texture_lines
+from residual_pitfalls.reporting import figures
+from residual_pitfalls.reporting.batchnorm_figure import batchnorm_facets
+from residual_pitfalls.reporting.styles import model_style, scorer_palette
+from residual_pitfalls.reporting.zoo_figures import best_alternatives, exp3_lines, texture_lines
 
 STYLE = {"dpi": 72, "cmap": "coolwarm", "font_size": 8, "bootstrap": 10}
 DEFAULTS = ["ae128", "ae64", "ae32", "sae1", "sae2", "vqvae"]

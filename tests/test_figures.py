@@ -12,7 +12,7 @@ from matplotlib.collections import PolyCollection, QuadMesh
 from matplotlib.colors import to_rgb
 from matplotlib.patches import Rectangle
 
-from residual_pitfalls import figures
+from residual_pitfalls.reporting import figures
 
 STYLE = {"dpi": 80, "cmap": "coolwarm", "font_size": 13, "bootstrap": 10}
 

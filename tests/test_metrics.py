@@ -12,8 +12,8 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from sklearn.metrics import average_precision_score
 
-from residual_pitfalls import metrics
-from residual_pitfalls.metrics import (
+from residual_pitfalls.metrics import kernels
+from residual_pitfalls.metrics.ap import (
     NoPositivesWarning,
     average_precision,
     average_precision_batch,
@@ -155,7 +155,7 @@ def test_radix_sort_matches_numpy_sort() -> None:
         np.round(rng.random(2000), 3).astype(np.float32),
     ]:
         rng.shuffle(x)
-        out = metrics._sorted(x)
+        out = kernels._sorted(x)
         assert out.dtype == np.float32
         assert np.array_equal(out, np.sort(x))
 
@@ -369,9 +369,9 @@ def test_works_when_numba_has_no_usable_cache_dir() -> None:
     """A cold process where numba finds no cache locator compiles without the disk cache."""
     code = (
         "import numpy as np\n"
-        "from residual_pitfalls import metrics\n"
-        "assert type(metrics._ap_sorted._cache).__name__ == 'NullCache'\n"
-        "print(metrics.average_precision(np.array([1, 0, 1]), np.array([0.9, 0.5, 0.1])))\n"
+        "from residual_pitfalls.metrics import ap, kernels\n"
+        "assert type(kernels._ap_sorted._cache).__name__ == 'NullCache'\n"
+        "print(ap.average_precision(np.array([1, 0, 1]), np.array([0.9, 0.5, 0.1])))\n"
     )
     # IPythonCacheLocator is the only locator left and it refuses a plain .py file
     env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "IPythonCacheLocator"}

@@ -523,7 +523,7 @@ def in_place_models(tmp_path: Path) -> dict[str, nn.Module]:
 @pytest.mark.parametrize("route", ["class", "torchscript"])
 def test_a_model_writing_into_its_input_changes_neither_images_nor_scores(tmp_path, route):
     from residual_pitfalls.anomalies import anomaly_centres
-    from residual_pitfalls.experiments import model_intensity_curves
+    from residual_pitfalls.experiments.paper import model_intensity_curves
 
     model = in_place_models(tmp_path)[route]
     x = images(5, 32, seed=3)

@@ -1,4 +1,4 @@
-"""The docs' rendered blocks (residual_pitfalls.rendered_docs) on small hand-made CSVs; the same
+"""The docs' rendered blocks (residual_pitfalls.reporting.rendered_docs) on small hand-made CSVs; the same
 on a real tiny run is in tests/test_workflow.py (test_rendered_docs_carry_the_runs_numbers)."""
 
 import re
@@ -8,7 +8,7 @@ import pytest
 from helpers import REPO
 
 from residual_pitfalls.cli import main
-from residual_pitfalls.rendered_docs import BLOCK, RENDERERS, RenderError, render_text
+from residual_pitfalls.reporting.rendered_docs import BLOCK, RENDERERS, RenderError, render_text
 
 
 def summary(folder, models=("ae", "vq")):

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from residual_pitfalls.report_tables import summary_html
+from residual_pitfalls.reporting.tables import summary_html
 
 
 def test_summary_html_names_columns_by_model_label_and_bolds_the_best():

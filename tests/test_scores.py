@@ -17,23 +17,24 @@ from scipy.ndimage import binary_erosion, gaussian_filter, median_filter
 from skimage.metrics import structural_similarity
 
 from residual_pitfalls.anomalies import anomaly_centres
-from residual_pitfalls.experiments import intensity_sigma_grid
-from residual_pitfalls.scores import (
-    SCORES,
+from residual_pitfalls.config import ConfigError
+from residual_pitfalls.experiments.paper import intensity_sigma_grid
+from residual_pitfalls.scorers.builtin import SCORES
+from residual_pitfalls.scorers.fast_path import scored_intensity_sigma_grid, scored_intensity_sweep
+from residual_pitfalls.scorers.registry import (
+    check_scorer,
+    needs_stats,
+    resolve_scorers,
+    score_maps,
+)
+from residual_pitfalls.scorers.stats import (
     HealthyStats,
     ScoreError,
     blurred_healthy_stats,
-    check_scorer,
     healthy_stats,
     load_healthy_stats,
-    needs_stats,
-    resolve_scorers,
     save_healthy_stats,
-    score_maps,
-    scored_intensity_sigma_grid,
-    scored_intensity_sweep,
 )
-from residual_pitfalls.settings import ConfigError
 
 BYOS = Path(__file__).resolve().parents[1] / "examples" / "byos"
 BUILTINS = [

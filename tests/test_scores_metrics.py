@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from residual_pitfalls.metrics import (
-    NoPositivesWarning,
-    auroc_per_image,
-    best_dice,
-    mean_auroc,
-    pooled_ap,
-)
+from residual_pitfalls.metrics.ap import NoPositivesWarning
+from residual_pitfalls.metrics.segmentation import auroc_per_image, best_dice, mean_auroc, pooled_ap
 
 
 def stack(seed: int, n: int = 4, size: int = 12, levels: int | None = None):

@@ -19,13 +19,13 @@ from helpers import REPO, TINY, snakemake_command
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from residual_pitfalls.anomalies import anomaly_centres, disk_label
-from residual_pitfalls.experiments import (
+from residual_pitfalls.config import ConfigError
+from residual_pitfalls.experiments.paper import (
     disk_anomalous_images,
     model_intensity_curves,
     texture_sigma_curve,
 )
-from residual_pitfalls.reconstruction import blur
-from residual_pitfalls.score_experiments import (
+from residual_pitfalls.experiments.zoo import (
     METRICS,
     RecordedReconstructions,
     check_zoo,
@@ -36,22 +36,18 @@ from residual_pitfalls.score_experiments import (
     scored_texture_curves,
     zoo_entries,
 )
-from residual_pitfalls.score_summaries import (
+from residual_pitfalls.reconstruction import blur
+from residual_pitfalls.reporting.summaries import heatmap_table
+from residual_pitfalls.reporting.zoo_summaries import (
     blindspot_table,
     exp1_means,
     exp3_table,
     summary_table,
     texture_means,
 )
-from residual_pitfalls.scores import (
-    SCORES,
-    ScoreError,
-    blurred_healthy_stats,
-    resolve_scorers,
-    score_maps,
-)
-from residual_pitfalls.settings import ConfigError
-from residual_pitfalls.summaries import heatmap_table
+from residual_pitfalls.scorers.builtin import SCORES
+from residual_pitfalls.scorers.registry import resolve_scorers, score_maps
+from residual_pitfalls.scorers.stats import ScoreError, blurred_healthy_stats
 
 BYOS = REPO / "examples" / "byos"
 
@@ -106,7 +102,7 @@ def test_texture_curves_residual_equals_exp2_and_others_equal_sklearn():
         np.testing.assert_array_equal(mine["image"].to_numpy(), paper["image"].to_numpy())
     # ssim on image 2, pixel shuffle, sigma 2.5: the map by hand and sklearn
     from residual_pitfalls.anomalies import make_anomaly
-    from residual_pitfalls.experiments import texture_rng
+    from residual_pitfalls.experiments.paper import texture_rng
 
     c = (int(centres[2, 0]), int(centres[2, 1]))
     anomalous, label = make_anomaly("pixel_shuffle", images[2], c, 5, texture_rng(0, 2))
@@ -530,9 +526,9 @@ def test_model_statistics_use_the_configured_batchnorm_mode(tmp_path):
     """residual_zscore standardises a model's Exp 3 residuals by its residuals on the validation
     slices: both must come from the same evaluation mode, or per-image BatchNorm is scored against
     eval-mode statistics without a word."""
+    from residual_pitfalls.experiments.zoo import model_healthy_stats
     from residual_pitfalls.models import load_model, reconstruct
-    from residual_pitfalls.score_experiments import model_healthy_stats
-    from residual_pitfalls.scores import load_healthy_stats
+    from residual_pitfalls.scorers.stats import load_healthy_stats
 
     mode = overlay(tmp_path, "bn.yaml", "evaluation: {batchnorm: per_image}\n")
     snakemake(

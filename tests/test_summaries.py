@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from residual_pitfalls.summaries import (
+from residual_pitfalls.reporting.summaries import (
     best_match,
     bootstrap_band,
     error_vs_ap_table,

@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from residual_pitfalls.synthetic import (
+from residual_pitfalls.data.synthetic import (
     _calibration_scale,
     _tissue_probabilities,
     synthetic_volume,

@@ -17,8 +17,8 @@ import torch
 from sklearn.metrics import average_precision_score
 
 from residual_pitfalls.models import load_model, read_checkpoint, reconstruct
+from residual_pitfalls.reporting.training_plots import plot_loss_curve
 from residual_pitfalls.train import TrainingDivergedError, train_model, validation_anomalies
-from residual_pitfalls.training_plots import plot_loss_curve
 
 SIZE = 32
 AE = ("autoencoder", {"inp_size": SIZE, "intermediate_resolution": 4, "latent_dim": 8, "width": 4})

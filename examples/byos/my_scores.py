@@ -2,7 +2,7 @@
 
 A scorer takes ``(inputs, reconstructions, *, stats, **params)``, both ``(N, H, W)`` float32
 images in [0, 1], and returns ``(N, H, W)`` finite scores, higher = more anomalous. ``stats`` is
-the healthy statistics (``residual_pitfalls.scores.HealthyStats``) when the config entry says
+the healthy statistics (``residual_pitfalls.scorers.stats.HealthyStats``) when the config entry says
 ``needs_stats: true``, else None. Params come from the config entry's ``params:``.
 """
 

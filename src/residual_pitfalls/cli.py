@@ -4,7 +4,7 @@
     residual-pitfalls ap labels.nii.gz map.nii.gz   sklearn's AP of your own anomaly map (fast path)
     residual-pitfalls render-docs --results results the README's and docs' numbers from a run's CSVs
 
-Thin over the library: ``settings.validate_config`` and ``scores.resolve_scorers`` (what the
+Thin over the library: ``config.validate_config`` and ``scorers.registry.resolve_scorers`` (what the
 workflow runs at start-up) and ``metrics.average_precision`` / ``average_precision_batch``.
 """
 
@@ -63,9 +63,9 @@ def merged_config(root: Path, overlays: Sequence[Path]) -> dict:
 
 def check_config_command(args: argparse.Namespace) -> int:
     from residual_pitfalls.architectures import ARCHITECTURES
-    from residual_pitfalls.score_experiments import zoo_entries
-    from residual_pitfalls.scores import resolve_scorers
-    from residual_pitfalls.settings import ConfigError, validate_config
+    from residual_pitfalls.config import ConfigError, validate_config
+    from residual_pitfalls.experiments.zoo import zoo_entries
+    from residual_pitfalls.scorers.registry import resolve_scorers
 
     root = _workflow_root(args.workflow)
     config = merged_config(root, args.overlays)
@@ -102,7 +102,7 @@ def load_array(path: Path) -> np.ndarray:
 
 
 def ap_command(args: argparse.Namespace) -> int:
-    from residual_pitfalls.metrics import average_precision, average_precision_batch
+    from residual_pitfalls.metrics.ap import average_precision, average_precision_batch
 
     labels, scores = load_array(args.labels), load_array(args.scores)
     try:
@@ -121,7 +121,7 @@ def ap_command(args: argparse.Namespace) -> int:
 
 
 def render_docs_command(args: argparse.Namespace) -> int:
-    from residual_pitfalls.rendered_docs import RenderError, render_files
+    from residual_pitfalls.reporting.rendered_docs import RenderError, render_files
 
     if args.files:
         files = args.files
@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "render-docs",
         help="render the numbers of README.md and docs/*.md from a run's CSVs",
         description="Replace every <!-- rendered:NAME --> ... <!-- /rendered --> block of the "
-        "files with what the run's CSVs say (residual_pitfalls.rendered_docs). With --check, write "
+        "files with what the run's CSVs say (residual_pitfalls.reporting.rendered_docs). With --check, write "
         "nothing and exit 1 if a block differs.",
     )
     render.add_argument("files", nargs="*", type=Path, help="default: README.md and docs/*.md")

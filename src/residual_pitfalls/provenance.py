@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from residual_pitfalls.download import sha256_of
+from residual_pitfalls.data.download import sha256_of
 
 PACKAGES = (
     "residual-pitfalls",

@@ -321,7 +321,7 @@ def _validate(
 ) -> tuple[float, float | None]:
     """Mean validation loss and, if ``anomalies`` is given, mean per-image pixel-AP (in float32,
     also when training runs under bf16 autocast)."""
-    from residual_pitfalls.metrics import average_precision_batch
+    from residual_pitfalls.metrics.ap import average_precision_batch
 
     model.eval()
     total = 0.0

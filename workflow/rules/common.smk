@@ -10,14 +10,14 @@ sys.path.insert(0, SRC)
 _paths = dict(os.environ).get("PYTHONPATH")
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, _paths) if p))
 
-from residual_pitfalls.settings import validate_config
+from residual_pitfalls.config import validate_config
 from residual_pitfalls.data.companions import drop_companions, pair_files
 from residual_pitfalls.data.nifti import list_volumes
 from residual_pitfalls.data.split import split_volumes
 
 from residual_pitfalls.architectures import ARCHITECTURES
-from residual_pitfalls.score_experiments import check_zoo, zoo_entries
-from residual_pitfalls.scores import resolve_scorers
+from residual_pitfalls.experiments.zoo import check_zoo, zoo_entries
+from residual_pitfalls.scorers.registry import resolve_scorers
 
 # NaN, schema (types, ranges, unknown keys; fills in its defaults), cross-key checks
 validate_config(

@@ -3,7 +3,7 @@ that every expected volume arrived, and delete the archive."""
 
 from pathlib import Path
 
-from residual_pitfalls.download import fetch_dataset
+from residual_pitfalls.data.download import fetch_dataset
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 
-from residual_pitfalls.experiments import texture_rng
-from residual_pitfalls.figures import image_grid, save_figure
+from residual_pitfalls.experiments.paper import texture_rng
+from residual_pitfalls.reporting.figures import image_grid, save_figure
+from residual_pitfalls.reporting.summaries import anomaly_example_rows
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.summaries import anomaly_example_rows
 
 with job_log(snakemake.log[0]):
     images = np.load(snakemake.input.images)

@@ -3,10 +3,10 @@ own statistics (per_image, the original code), one panel per model, each mode wi
 
 import pandas as pd
 
-from residual_pitfalls.figures import save_figure
-from residual_pitfalls.figures_batchnorm import batchnorm_facets
+from residual_pitfalls.reporting.batchnorm_figure import batchnorm_facets
+from residual_pitfalls.reporting.figures import save_figure
+from residual_pitfalls.reporting.summaries import model_curve_csv, model_curve_table
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.summaries import model_curve_csv, model_curve_table
 
 with job_log(snakemake.log[0]):
     style = snakemake.params.style

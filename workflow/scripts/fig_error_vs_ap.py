@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from residual_pitfalls.figures import error_vs_ap, save_figure
+from residual_pitfalls.reporting.figures import error_vs_ap, save_figure
+from residual_pitfalls.reporting.summaries import error_vs_ap_table
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.summaries import error_vs_ap_table
 
 with job_log(snakemake.log[0]):
     labels = dict(zip(snakemake.params.models, snakemake.params.labels, strict=True))

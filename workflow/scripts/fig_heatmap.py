@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from residual_pitfalls.figures import intensity_sigma_heatmap, save_figure
+from residual_pitfalls.reporting.figures import intensity_sigma_heatmap, save_figure
+from residual_pitfalls.reporting.summaries import heatmap_table
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.summaries import heatmap_table
 
 with job_log(snakemake.log[0]):
     grid, table = heatmap_table(pd.read_parquet(snakemake.input[0]))

@@ -3,7 +3,7 @@
 import numpy as np
 
 from residual_pitfalls.data.histograms import brain_histogram, brain_intensity_summary
-from residual_pitfalls.figures import plot_brain_histogram, save_figure
+from residual_pitfalls.reporting.figures import plot_brain_histogram, save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from residual_pitfalls.figures import model_curves, save_figure
+from residual_pitfalls.reporting.figures import model_curves, save_figure
+from residual_pitfalls.reporting.summaries import model_curve_csv, model_curve_table
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.summaries import model_curve_csv, model_curve_table
 
 with job_log(snakemake.log[0]):
     style = snakemake.params.style

@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from residual_pitfalls.figures import save_figure
+from residual_pitfalls.reporting.figures import save_figure
+from residual_pitfalls.reporting.zoo_figures import scores_heatmaps
+from residual_pitfalls.reporting.zoo_summaries import exp1_means
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.score_figures import scores_heatmaps
-from residual_pitfalls.score_summaries import exp1_means
 
 with job_log(snakemake.log[0]):
     table = exp1_means(pd.read_parquet(p) for p in snakemake.input)

@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from residual_pitfalls.figures import save_figure
+from residual_pitfalls.reporting.figures import save_figure
+from residual_pitfalls.reporting.zoo_figures import exp3_lines
+from residual_pitfalls.reporting.zoo_summaries import exp3_table
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.score_figures import exp3_lines
-from residual_pitfalls.score_summaries import exp3_table
 
 with job_log(snakemake.log[0]):
     table = exp3_table(

@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from residual_pitfalls.figures import save_figure
+from residual_pitfalls.reporting.figures import save_figure
+from residual_pitfalls.reporting.zoo_figures import texture_lines
+from residual_pitfalls.reporting.zoo_summaries import texture_means
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.score_figures import texture_lines
-from residual_pitfalls.score_summaries import texture_means
 
 with job_log(snakemake.log[0]):
     table = texture_means(pd.read_parquet(p) for p in snakemake.input)

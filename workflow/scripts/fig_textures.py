@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from residual_pitfalls.figures import save_figure, texture_curves
+from residual_pitfalls.reporting.figures import save_figure, texture_curves
+from residual_pitfalls.reporting.summaries import texture_table
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.summaries import texture_table
 
 with job_log(snakemake.log[0]):
     style = snakemake.params.style

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from residual_pitfalls.experiments import model_examples
+from residual_pitfalls.experiments.paper import model_examples
 from residual_pitfalls.models import load_configured_model, reconstruct
 from residual_pitfalls.runlog import job_log
 

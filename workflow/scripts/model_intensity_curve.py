@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from residual_pitfalls.experiments import linspace, model_intensity_curves
+from residual_pitfalls.experiments.paper import linspace, model_intensity_curves
+from residual_pitfalls.experiments.zoo import RecordedReconstructions
 from residual_pitfalls.models import load_configured_model, reconstruct
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.score_experiments import RecordedReconstructions
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)  # jobs run side by side: no oversubscription

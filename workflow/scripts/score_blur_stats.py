@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from residual_pitfalls.experiments import linspace
+from residual_pitfalls.experiments.paper import linspace
+from residual_pitfalls.experiments.zoo import save_blurred_stats
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.score_experiments import save_blurred_stats
-from residual_pitfalls.scores import blurred_healthy_stats
+from residual_pitfalls.scorers.stats import blurred_healthy_stats
 
 with job_log(snakemake.log[0]):
     stats = blurred_healthy_stats(np.load(snakemake.input[0]), linspace(snakemake.params.sigma))

@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 
-from residual_pitfalls.experiments import linspace
+from residual_pitfalls.experiments.paper import linspace
+from residual_pitfalls.experiments.zoo import scored_model_curves
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.score_experiments import scored_model_curves
-from residual_pitfalls.scores import load_healthy_stats, resolve_scorers
+from residual_pitfalls.scorers.registry import resolve_scorers
+from residual_pitfalls.scorers.stats import load_healthy_stats
 
 with job_log(snakemake.log[0]):
     images = np.load(snakemake.input.images)

@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
+from residual_pitfalls.experiments.zoo import model_healthy_stats
 from residual_pitfalls.models import load_configured_model, reconstruct
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.score_experiments import model_healthy_stats
-from residual_pitfalls.scores import save_healthy_stats
+from residual_pitfalls.scorers.stats import save_healthy_stats
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 
-from residual_pitfalls.experiments import linspace
+from residual_pitfalls.experiments.paper import linspace
+from residual_pitfalls.experiments.zoo import load_blurred_stats, scored_texture_curves
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.score_experiments import load_blurred_stats, scored_texture_curves
-from residual_pitfalls.scores import resolve_scorers
+from residual_pitfalls.scorers.registry import resolve_scorers
 
 with job_log(snakemake.log[0]):
     name = snakemake.wildcards.score

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from residual_pitfalls.report_tables import summary_html
+from residual_pitfalls.reporting.tables import summary_html
+from residual_pitfalls.reporting.zoo_summaries import exp1_means, exp3_table, summary_table
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.score_summaries import exp1_means, exp3_table, summary_table
 
 with job_log(snakemake.log[0]):
     exp3 = (

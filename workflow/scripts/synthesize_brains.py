@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from residual_pitfalls.data.synthetic import write_synthetic_volumes
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.synthetic import write_synthetic_volumes
 
 with job_log(snakemake.log[0]):
     write_synthetic_volumes(

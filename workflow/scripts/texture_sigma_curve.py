@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from residual_pitfalls.experiments import linspace, texture_sigma_curve
+from residual_pitfalls.experiments.paper import linspace, texture_sigma_curve
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

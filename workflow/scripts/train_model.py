@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from residual_pitfalls.models import sized_hparams
+from residual_pitfalls.reporting.training_plots import plot_loss_curve
 from residual_pitfalls.runlog import job_log
 from residual_pitfalls.train import train_model
-from residual_pitfalls.training_plots import plot_loss_curve
 
 with job_log(snakemake.log[0]):
     training = dict(snakemake.params.training)

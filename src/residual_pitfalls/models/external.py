@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from residual_pitfalls.imports import import_object
+from residual_pitfalls.models.checkpoints import CheckpointError, load_state_dict_checked
 
 __all__ = ["import_class", "load_external_model"]
 
@@ -51,10 +52,8 @@ def load_external_model(
 
     Raises FileNotFoundError (missing checkpoint), ImportError/ValueError (class path),
     TypeError (hparams the class does not accept) or
-    :class:`residual_pitfalls.models.CheckpointError` (unreadable file, mismatching weights).
+    :class:`residual_pitfalls.models.checkpoints.CheckpointError` (unreadable file, mismatching weights).
     """
-    from residual_pitfalls.models import CheckpointError, load_state_dict_checked
-
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"external model checkpoint not found: {checkpoint}")

@@ -9,14 +9,14 @@ Every experiment paints its anomaly around the same per-image centre (``anomaly_
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from residual_pitfalls.anomalies import disk_label, make_anomaly
-from residual_pitfalls.metrics import average_precision, average_precision_intensity_sweep
+from residual_pitfalls.experiments.parallel import check_inputs, parallel_map
+from residual_pitfalls.metrics.ap import average_precision, average_precision_intensity_sweep
 from residual_pitfalls.reconstruction import blur
 
 
@@ -59,32 +59,6 @@ def intensity_sweep_aps(
     return average_precision_intensity_sweep(negatives, reconstruction[label], intensities)
 
 
-def _parallel_map(fn: Callable, args: list[tuple], workers: int, progress: bool, desc: str) -> list:
-    """Map fn over args with a process pool (workers > 1) or inline, in order, with a progress bar."""
-    bar = tqdm(total=len(args), desc=desc, disable=not progress, unit="image")
-    results = []
-    if workers <= 1 or len(args) <= 1:
-        for a in args:
-            results.append(fn(*a))
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for r in pool.map(
-                fn, *zip(*args, strict=True), chunksize=max(1, len(args) // (8 * workers))
-            ):
-                results.append(r)
-                bar.update()
-    bar.close()
-    return results
-
-
-def _check_inputs(images: np.ndarray, centres: np.ndarray) -> None:
-    if images.ndim != 3:
-        raise ValueError(f"images must be (N, H, W), got shape {images.shape}")
-    if centres.shape != (len(images), 2):
-        raise ValueError(f"centres must be (N, 2) = ({len(images)}, 2), got {centres.shape}")
-
-
 def intensity_sigma_grid(
     images: np.ndarray,
     centres: np.ndarray,
@@ -100,9 +74,9 @@ def intensity_sigma_grid(
     images: (N, H, W) float32 in [0, 1] healthy slices; centres: (N, 2) (row, col).
     Returns columns image, sigma, intensity, ap (N * S * K rows).
     """
-    _check_inputs(images, centres)
+    check_inputs(images, centres)
     args = [(images[i], centres[i], radius, intensities, sigmas) for i in range(len(images))]
-    per_image = _parallel_map(_sweep_image_blur, args, workers, progress, "Exp 1 grid")
+    per_image = parallel_map(_sweep_image_blur, args, workers, progress, "Exp 1 grid")
     return grid_frame(per_image, sigmas, intensities)
 
 
@@ -154,9 +128,9 @@ def texture_sigma_curve(
     progress: bool = False,
 ) -> pd.DataFrame:
     """Exp 2: AP of every image x sigma for one texture anomaly. Columns anomaly, image, sigma, ap."""
-    _check_inputs(images, centres)
+    check_inputs(images, centres)
     args = [(images[i], centres[i], radius, anomaly, seed, i, sigmas) for i in range(len(images))]
-    per_image = _parallel_map(_texture_image, args, workers, progress, f"Exp 2 {anomaly}")
+    per_image = parallel_map(_texture_image, args, workers, progress, f"Exp 2 {anomaly}")
     n, s = len(images), len(sigmas)
     return pd.DataFrame(
         {
@@ -196,7 +170,7 @@ def model_intensity_curves(
     Returns (DataFrame with columns image, intensity, ap, residual_error; the healthy reconstructions
     (N, H, W)). residual_error is the mean |reconstruction - input| over the whole image.
     """
-    _check_inputs(images, centres)
+    check_inputs(images, centres)
     if mode not in ("healthy", "anomalous"):
         raise ValueError(f"mode must be 'healthy' or 'anomalous', got {mode!r}")
     healthy_rec = np.array(reconstruct(images.copy()), dtype=np.float32)

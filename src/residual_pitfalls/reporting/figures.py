@@ -24,7 +24,7 @@ import seaborn as sns  # noqa: E402
 from cycler import cycler  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from residual_pitfalls.figure_styles import model_style  # noqa: E402
+from residual_pitfalls.reporting.styles import model_styles  # noqa: E402
 
 SIGMA_MARK = 0.25  # the paper's dashed line: below it the blur is nearly the identity
 SIGMA_MARK_LABEL = f"σ = {SIGMA_MARK} px: the blur is nearly the identity"
@@ -184,7 +184,7 @@ def _band_curves(
     Each curve has its own colour and marker; curves of one family (families: key -> family) share
     a line style. The first curve is drawn on top; markers of curves drawn below are larger and
     staggered along x, so curves that coincide all stay visible. styles: name -> (colour, marker)
-    (``figure_styles.model_style``), so a model looks the same in every figure; else by order.
+    (``reporting.styles.model_style``), so a model looks the same in every figure; else by order.
     """
     palette = sns.color_palette(PALETTE)
     names = list(dict.fromkeys(curves[key]))
@@ -292,17 +292,6 @@ def model_curves(
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize="small")
     sns.despine(ax=ax)
     return fig
-
-
-def model_styles(table: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    """{label: (colour, marker)} of the models of a table with columns model, label."""
-    if not {"model", "label"} <= set(table.columns):
-        return {}
-    pairs = table[["model", "label"]].drop_duplicates()
-    return {
-        label: model_style(model)
-        for model, label in zip(pairs["model"], pairs["label"], strict=True)
-    }
 
 
 @themed

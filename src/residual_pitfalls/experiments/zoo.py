@@ -17,20 +17,16 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from residual_pitfalls.anomalies import disk_label, make_anomaly
-from residual_pitfalls.experiments import _check_inputs, disk_anomalous_images, texture_rng
-from residual_pitfalls.metrics import average_precision_batch, best_dice, mean_auroc, pooled_ap
+from residual_pitfalls.config import ConfigError
+from residual_pitfalls.experiments.paper import disk_anomalous_images, texture_rng
+from residual_pitfalls.experiments.parallel import check_inputs
+from residual_pitfalls.metrics.ap import average_precision_batch
+from residual_pitfalls.metrics.segmentation import best_dice, mean_auroc, pooled_ap
 from residual_pitfalls.reconstruction import blur
-from residual_pitfalls.scores import (
-    SCORES,
-    HealthyStats,
-    ScorerSpec,
-    _stats_for,
-    check_scorer,
-    healthy_stats,
-    score_maps,
-    scored_intensity_sweep,
-)
-from residual_pitfalls.settings import ConfigError
+from residual_pitfalls.scorers.builtin import SCORES
+from residual_pitfalls.scorers.fast_path import _stats_for, scored_intensity_sweep
+from residual_pitfalls.scorers.registry import ScorerSpec, check_scorer, score_maps
+from residual_pitfalls.scorers.stats import HealthyStats, healthy_stats
 
 
 # config evaluation.metrics: name -> fn((N, H, W) bool labels, (N, H, W) maps) -> float, each
@@ -69,7 +65,7 @@ def scored_texture_curves(
     HealthyStats, or float(sigma) -> HealthyStats (``residual_zscore``: the training slices
     blurred with sigma). Returns columns score, anomaly, image, sigma, ap.
     """
-    _check_inputs(images, centres)
+    check_inputs(images, centres)
     sigmas = np.asarray(sigmas, dtype=np.float64)
     painted = {}
     for anomaly in anomalies:
@@ -169,7 +165,7 @@ def scored_model_curves(
     intensity). Returns (per image: score, image, intensity, ap; pooled: score, intensity,
     <metrics>).
     """
-    _check_inputs(images, centres)
+    check_inputs(images, centres)
     if mode not in ("healthy", "anomalous"):
         raise ValueError(f"mode must be 'healthy' or 'anomalous', got {mode!r}")
     unknown = [m for m in metrics if m not in METRICS]

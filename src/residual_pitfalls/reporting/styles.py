@@ -11,6 +11,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 
+import pandas as pd
+
 # the default config's models, in the paper's order
 MODEL_SLOTS = {"ae128": 0, "ae64": 1, "ae32": 2, "sae1": 3, "sae2": 4, "vqvae": 5}
 # Okabe-Ito's six colours for the six defaults (the "colorblind" palette's orange, vermillion and tan
@@ -81,3 +83,14 @@ def scorer_palette(scores: Iterable[str]) -> tuple[dict, dict]:
     """({score: colour}, {score: dashes}) for seaborn's `palette` and `dashes`."""
     styles = {s: scorer_style(s) for s in scores}
     return {s: c for s, (c, _) in styles.items()}, {s: d for s, (_, d) in styles.items()}
+
+
+def model_styles(table: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """{label: (colour, marker)} of the models of a table with columns model, label."""
+    if not {"model", "label"} <= set(table.columns):
+        return {}
+    pairs = table[["model", "label"]].drop_duplicates()
+    return {
+        label: model_style(model)
+        for model, label in zip(pairs["model"], pairs["label"], strict=True)
+    }

@@ -199,7 +199,7 @@ def anomaly_example_rows(
     """Fig. 5: per anomaly type, (anomalous image, blurred healthy image, residual map) of one slice,
     and the table of each example's AP and mean residual inside / outside the anomaly."""
     from residual_pitfalls.anomalies import make_anomaly
-    from residual_pitfalls.metrics import average_precision
+    from residual_pitfalls.metrics.ap import average_precision
     from residual_pitfalls.reconstruction import blur
 
     blurred = blur(image, sigma)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from residual_pitfalls.summaries import heatmap_table
+from residual_pitfalls.reporting.summaries import heatmap_table
 
 BLIND_AP = 0.5  # a scorer is "blind" at a cell where its mean AP is below this (issue 9)
 SUMMARY_SIGMAS = (1.0, 2.0)  # min_ap_sigma1, min_ap_sigma2: the grid sigma nearest each
@@ -76,7 +76,7 @@ def texture_means(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
 def exp3_table(per_image: Iterable[pd.DataFrame], pooled: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Exp 3.1/3.2 of every (model, mode): columns model, mode, score, intensity, ap (mean
     per-image AP) and one column per metric of `pooled` (pooled_ap, auroc, best_dice: each computed
-    over all test images at once, see ``score_experiments.METRICS``).
+    over all test images at once, see ``experiments.zoo.METRICS``).
 
     per_image: frames with model, mode, score, image, intensity, ap; pooled: frames with model,
     mode, score, intensity and the metric columns (possibly none).

@@ -1,7 +1,7 @@
-"""The scorer zoo's figures (seaborn): tidy tables from ``score_summaries`` -> Figure.
+"""The scorer zoo's figures (seaborn): tidy tables from ``reporting.zoo_summaries`` -> Figure.
 
 Each function takes exactly the numbers it plots and a style mapping ({dpi, cmap, font_size});
-``residual_pitfalls.figures.save_figure`` writes PDF + PNG + CSV.
+``residual_pitfalls.reporting.figures.save_figure`` writes PDF + PNG + CSV.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from residual_pitfalls.figure_styles import scorer_palette  # noqa: E402
-from residual_pitfalls.figures import SIGMA_MARK, themed  # noqa: E402
+from residual_pitfalls.reporting.figures import SIGMA_MARK, themed  # noqa: E402
+from residual_pitfalls.reporting.styles import scorer_palette  # noqa: E402
 
 # σ on the small panels (the paper figures' SIGMA_AXIS is too long for them)
 PANEL_SIGMA_AXIS = "σ (blur, px)"

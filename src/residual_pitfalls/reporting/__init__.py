@@ -1,0 +1,6 @@
+"""Tables and figures: every figure is a PDF + PNG + the CSV of exactly the plotted numbers.
+
+* :mod:`.summaries` / :mod:`.figures`: the paper's figures (tables, then drawing);
+* :mod:`.zoo_summaries` / :mod:`.zoo_figures`: the scorer zoo's;
+* :mod:`.training_plots`: the loss curve of a training run.
+"""
