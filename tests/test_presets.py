@@ -73,7 +73,10 @@ def paper_dry_run(request, tmp_path_factory) -> tuple[str, list[dict]]:
         volume = nib.Nifti1Image(np.full((4, 4, 4), 0.5, np.float32), np.eye(4))
         for i in range(N_VOLUMES):
             nib.save(volume, mood / f"{i:05d}.nii.gz")
-    cmd = snakemake_command(workdir, "-n", "all", "--configfile", str(PRESETS[preset]))
+    # --quiet host replaces profiles/default's quiet: the dry run lists every job's block
+    cmd = snakemake_command(
+        workdir, "-n", "all", "--configfile", str(PRESETS[preset]), "--quiet", "host"
+    )
     result = subprocess.run(
         cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"}
     )
