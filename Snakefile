@@ -1,7 +1,9 @@
 # residual-pitfalls: every figure of "On the Pitfalls of Using the Residual Error as Anomaly Score"
 # (Meissen et al., MIDL 2022) as one reproducible workflow.
 #
-#   snakemake --cores 8 all                  every figure on the default data set
+#   snakemake --cores 8 all                  every figure on the default data set (paper + zoo)
+#   snakemake --cores 8 paper                only the paper's figures (no scorer zoo)
+#   snakemake --cores 8 zoo                  only the scorer zoo's figures and summary
 #   snakemake --cores 2 results/fig3b.pdf    one figure and only what it needs
 #
 # Output layout (the user's data folders are only ever read):
@@ -48,3 +50,18 @@ rule all:
         all_lesions(),
         "results/provenance.yaml",
     default_target: True
+
+
+# The paper's figures only (Figs. 1-8 as configured), without the scorer zoo.
+rule paper:
+    input:
+        all_figures(),
+    localrule: True
+
+
+# The scorer zoo only: its figures and results/scores_summary.csv (and what they need).
+rule zoo:
+    input:
+        all_scores(),
+    localrule: True
+

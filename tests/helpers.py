@@ -28,9 +28,9 @@ FIGURES = (
 
 
 def readme_csv_columns() -> dict[str, list[str]]:
-    """{figure: its CSV's columns} from README.md's table "The CSV beside each figure"."""
-    text = (REPO / "README.md").read_text()
-    section = text.split("### The CSV beside each figure", 1)[1].split("\n#", 1)[0]
+    """{figure: its CSV's columns} from the table "The CSV beside each figure" of docs/output.md."""
+    text = (REPO / "docs" / "output.md").read_text()
+    section = text.split("## The CSV beside each figure", 1)[1].split("\n#", 1)[0]
     columns = {}
     for names, listed in re.findall(
         r"^\| ((?:`fig\w+\.csv`(?:, )?)+) \| `([^`]+)` \|", section, re.M

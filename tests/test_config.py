@@ -293,7 +293,7 @@ def test_names_outside_the_allowed_pattern_stop_the_start_up(tmp_path, overlay, 
 def test_names_with_dashes_and_underscores_reach_their_files(tmp_path):
     overlay = tmp_path / "names.yaml"
     overlay.write_text("models: {my-ae_2: {arch: autoencoder, hparams: {latent_dim: 8}}}\n")
-    target = "results/metrics/exp3_my-ae_2_anomalous.parquet"
+    target = "results/metrics/exp3_my-ae_2_anomalous_bn-eval.parquet"
     result = run_snakemake(tmp_path, "-n", target, "--configfile", str(TINY), str(overlay))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "train_model" in result.stdout
@@ -379,10 +379,11 @@ DEFAULT_PROFILE = REPO / "profiles" / "default" / "config.yaml"
 
 
 def test_default_profile_leaves_the_slurm_profile_in_force():
-    """A workflow profile overrides a --profile key by key: it may only repeat profiles/slurm."""
+    """A workflow profile overrides a --profile key by key: it may only repeat profiles/slurm or set
+    what profiles/slurm leaves alone (the quiet terminal)."""
     default = yaml.safe_load(DEFAULT_PROFILE.read_text())
     slurm = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
-    assert default == {"rerun-incomplete": True}
+    assert default == {"rerun-incomplete": True, "quiet": ["rules", "host"]}
     assert all(slurm.get(key, value) == value for key, value in default.items())
 
 

@@ -461,7 +461,7 @@ def test_zoo_builds_every_target_with_a_byo_scorer(tmp_path):
     for mode in ("healthy", "anomalous"):
         mine = pd.read_parquet(results / "metrics" / "scores" / "exp3" / "ae32" / f"{mode}.parquet")
         mine = mine[mine["score"] == "residual"]
-        paper_rows = pd.read_parquet(results / "metrics" / f"exp3_ae32_{mode}.parquet")
+        paper_rows = pd.read_parquet(results / "metrics" / f"exp3_ae32_{mode}_bn-eval.parquet")
         np.testing.assert_array_equal(mine["ap"].to_numpy(), paper_rows["ap"].to_numpy())
     exp3 = pd.read_csv(results / "scores_exp3.csv")
     assert exp3.columns.tolist()[:5] == ["model", "mode", "score", "intensity", "ap"]

@@ -135,7 +135,8 @@ def snakemake_slurm(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         "-k",
         "120",
         str(RUN_TIMEOUT_S),
-        *snakemake_command(workdir, *args),
+        # --quiet host replaces profiles/default's quiet: the per-job blocks name the local rules
+        *snakemake_command(workdir, *args, "--quiet", "host"),
     ]
     env = {**os.environ, "NUMBA_CACHE_DIR": str(workdir / ".numba"), "MPLBACKEND": "Agg"}
     result = run(cmd, timeout=RUN_TIMEOUT_S + 180, env=env)

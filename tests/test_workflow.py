@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,10 +64,24 @@ def test_dry_run_lists_the_whole_dag(workdir):
     assert jobs["train_model"] == 6 and jobs["model_intensity_curve"] == 12
 
 
+def test_paper_and_zoo_targets_build_their_part_only(tmp_path):
+    paper = planned_jobs(snakemake(tmp_path, "-n", "paper", "--configfile", str(TINY)))
+    zoo = planned_jobs(snakemake(tmp_path, "-n", "zoo", "--configfile", str(TINY)))
+    assert set(FIGURES) <= set(paper), paper
+    assert not any(rule.startswith(("score_", "scores_")) for rule in paper), paper
+    assert {"scores_exp1", "scores_blindspot", "scores_textures", "scores_exp3"} <= set(zoo)
+    assert not any(rule.startswith("fig") for rule in zoo) and "provenance" not in zoo, zoo
+
+
 def test_fig1b_builds_only_what_it_needs_and_reruns_only_what_changed(workdir):
     result = snakemake(workdir, "results/fig1b.pdf", "--configfile", str(TINY), "--cores", "2")
-    done = set(re.findall(r"rule (\w+):", result.stderr + result.stdout))
-    assert done == {"synthesize_brains", "slices", "fig1b"}, done
+    terminal = result.stderr + result.stdout
+    finished = re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)$", terminal, flags=re.M)
+    assert set(finished) == {"synthesize_brains", "slices", "fig1b"}, finished
+    # profiles/default keeps the terminal quiet: one line and a progress count per finished job,
+    # no per-job block listing inputs (the slices job would list every volume)
+    assert len(re.findall(r"^\d+ of \d+ steps", terminal, flags=re.M)) == len(finished)
+    assert "input:" not in terminal and "sub-0000.nii.gz" not in terminal, terminal[-3000:]
     for suffix in (".pdf", ".png", ".csv"):
         assert (workdir / "results" / f"fig1b{suffix}").stat().st_size > 0
     table = pd.read_csv(workdir / "results" / "fig1b.csv")
@@ -190,12 +205,65 @@ def test_every_figure_csv_has_the_columns_the_readme_lists(workdir, byom_run):
         assert columns == listed[figure], (figure, columns)
 
 
+def test_rendered_docs_carry_the_runs_numbers(workdir, byom_run, tmp_path):
+    """`render-docs` on the tiny run: every block of the README and docs/*.md is rendered from its
+    CSVs (the user's own models included); --check then passes; a changed CSV changes the text."""
+    from residual_pitfalls.cli import main
+
+    results = tmp_path / "results"
+    shutil.copytree(
+        workdir / "results", results, ignore=shutil.ignore_patterns("*.parquet", "*.np*")
+    )
+    docs = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    copies = []
+    for doc in docs:
+        copies.append(tmp_path / doc.name)
+        copies[-1].write_text(doc.read_text())
+    assert main(["render-docs", *map(str, copies), "--results", str(results)]) == 0
+    rendered = "\n".join(c.read_text() for c in copies)
+    assert "(render with" not in rendered
+    fig3a = pd.read_csv(results / "fig3a_per_image_bn.csv")
+    fig3a = fig3a[(fig3a["curve"] == "model") & (fig3a["batchnorm"] == "eval")]
+    for _, row in fig3a.drop_duplicates("model").iterrows():
+        assert f"| {row['label']} | {row['matched_sigma']:.2f}" in rendered, row["label"]
+    assert "Exp. 3.2 My tiny AE" in rendered  # the user's model in the zoo's table
+    assert main(["render-docs", *map(str, copies), "--results", str(results), "--check"]) == 0
+    changed = pd.read_csv(results / "fig3a_per_image_bn.csv")
+    changed["matched_sigma"] += 0.5
+    changed.to_csv(results / "fig3a_per_image_bn.csv", index=False)
+    assert main(["render-docs", *map(str, copies), "--results", str(results), "--check"]) == 1
+
+
 def test_fig5_sigma_is_a_config_key_that_reruns_only_fig5(workdir, byom_run):
     overlay = workdir / "example_sigma.yaml"
     overlay.write_text("evaluation: {example_sigma: 2.0}\n")
     jobs = planned_jobs(snakemake(workdir, "-n", "all", *byom_run, str(overlay)))
     # provenance records the configuration, so it is rebuilt too
     assert set(jobs) - {"provenance", "all", "total"} == {"fig5"}, jobs
+
+
+# Settings that change only what a figure shows: a change must plan the plots (and provenance,
+# which records the config), never an experiment. Fig. 4(a)'s example intensity also redoes the
+# four example reconstructions of each example model (model_examples), and nothing else.
+FIGURE_ONLY = {
+    "figures: {dpi: 120}": set(),
+    "figures: {cmap: viridis}": set(),
+    "figures: {font_size: 11}": set(),
+    "figures: {bootstrap: 50}": set(),
+    "evaluation: {example_sigma: 2.0}": set(),
+    "evaluation: {matched_models: [ae64]}": set(),
+    "evaluation: {example_intensity: 0.7}": {"model_examples"},
+}
+
+
+@pytest.mark.parametrize("setting", list(FIGURE_ONLY))
+def test_a_figure_only_setting_plans_only_plot_jobs(workdir, byom_run, setting):
+    overlay = workdir / "figure_only.yaml"
+    overlay.write_text(setting + "\n")
+    jobs = planned_jobs(snakemake(workdir, "-n", "all", *byom_run, str(overlay)))
+    planned = set(jobs) - {"provenance", "all", "total"}
+    plots = {rule for rule in planned if rule.startswith(("fig", "scores_"))}
+    assert planned and planned - plots == FIGURE_ONLY[setting], jobs
 
 
 def test_report_of_the_tiny_run_has_no_rst_errors(workdir, byom_run):

@@ -2,6 +2,7 @@
 
     residual-pitfalls check-config my.yaml          config.yaml + overlays: schema and cross-key checks
     residual-pitfalls ap labels.nii.gz map.nii.gz   sklearn's AP of your own anomaly map (fast path)
+    residual-pitfalls render-docs --results results the README's and docs' numbers from a run's CSVs
 
 Thin over the library: ``config.check_all`` (what the workflow runs at start-up and in its
 ``check_setup`` job) and ``metrics.average_precision`` / ``average_precision_batch``.
@@ -115,6 +116,27 @@ def ap_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def render_docs_command(args: argparse.Namespace) -> int:
+    from residual_pitfalls.reporting.rendered_docs import RenderError, render_files
+
+    if args.files:
+        files = args.files
+    else:
+        root = _workflow_root(args.workflow)
+        files = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    try:
+        changed = render_files(files, args.results, check=args.check)
+    except RenderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    verb = "differ from" if args.check else "rendered from"
+    for path in changed:
+        print(f"{path}: {verb} {args.results}")
+    if not changed:
+        print(f"ok: {len(files)} file(s) match {args.results}")
+    return 1 if args.check and changed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="residual-pitfalls", description=__doc__.split("\n")[0].split(": ", 1)[1]
@@ -146,6 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--per-image", action="store_true", help="one AP per entry of the first axis (CSV)"
     )
     ap.set_defaults(run=ap_command)
+
+    render = commands.add_parser(
+        "render-docs",
+        help="render the numbers of README.md and docs/*.md from a run's CSVs",
+        description="Replace every <!-- rendered:NAME --> ... <!-- /rendered --> block of the "
+        "files with what the run's CSVs say (residual_pitfalls.reporting.rendered_docs). With --check, write "
+        "nothing and exit 1 if a block differs.",
+    )
+    render.add_argument("files", nargs="*", type=Path, help="default: README.md and docs/*.md")
+    render.add_argument(
+        "--results", type=Path, default=Path("results"), help="the run's results folder"
+    )
+    render.add_argument("--check", action="store_true", help="compare only; exit 1 on a difference")
+    render.add_argument(
+        "--workflow", type=Path, help="the checkout (default: here, or the install's)"
+    )
+    render.set_defaults(run=render_docs_command)
     return parser
 
 

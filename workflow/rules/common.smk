@@ -94,13 +94,6 @@ def model_source(wildcards):
     return [source] if source else []
 
 
-def exp3_healthy_curves(batchnorm):
-    """Exp 3.1 curves of the paper's models (evaluation.paper_models) with BatchNorm in mode `batchnorm`: the experiment's own files
-    for the configured mode, the BatchNorm comparison's for the other one."""
-    suffix = "" if batchnorm == config["evaluation"]["batchnorm"] else f"_bn-{batchnorm}"
-    return [f"results/metrics/exp3_{m}_healthy{suffix}.parquet" for m in paper_models()]
-
-
 def paper_models():
     """The models the paper's Figs. 3-4 draw: evaluation.paper_models (null: every model)."""
     names = config["evaluation"].get("paper_models")
@@ -112,6 +105,24 @@ def modern_models():
     then the evaluation.matched_models (the paper's AE latent 128 and VQ-VAE-2) beside them."""
     others = [m for m in config["models"] if m not in paper_models()]
     return others + [m for m in config["evaluation"]["matched_models"] if m not in others]
+
+# Every file made from a model's forward passes names the BatchNorm mode it was evaluated in, one
+# scheme whatever the configured mode: results/metrics/exp3_<model>_<mode>_bn-<batchnorm>[_<what>].
+# The configured mode (evaluation.batchnorm) is what the paper's figures and the zoo use; the other
+# mode is computed only for the BatchNorm comparison (results/fig3a_per_image_bn).
+BATCHNORM = config["evaluation"]["batchnorm"]
+OTHER_BATCHNORM = {"eval": "per_image", "per_image": "eval"}[BATCHNORM]
+
+
+def exp3_file(model, mode, batchnorm=BATCHNORM, what=""):
+    """One model's Exp 3 file (curve .parquet; `what`: e.g. "_reconstructions.npy")."""
+    return f"results/metrics/exp3_{model}_{mode}_bn-{batchnorm}{what or '.parquet'}"
+
+
+def exp3_curves(mode, batchnorm=BATCHNORM, models=None):
+    """The Exp 3 curves of `models` (default: every configured model) in `mode`, BatchNorm in
+    `batchnorm`."""
+    return [exp3_file(m, mode, batchnorm) for m in (config["models"] if models is None else models)]
 
 
 def model_label(name):
@@ -137,11 +148,40 @@ def test_stack(wildcards):
     return "results/data/test_histeq.npy" if wildcards.variant == "histeq" else "results/data/test.npy"
 
 
+# The report's menu: categories and subcategories sort alphabetically there, so the numbers keep
+# the paper's order; one subcategory per figure shows it with its caption.
+REPORT_SECTIONS = {
+    "fig1a": ("1 The paper", "Fig. 1(a) Exp. 1: intensity x blur"),
+    "fig1b": ("1 The paper", "Fig. 1(b) brain intensity histogram"),
+    "fig2": ("1 The paper", "Fig. 2 Exp. 2: texture anomalies"),
+    "fig3a": ("1 The paper", "Fig. 3(a) Exp. 3.1: healthy reconstruction"),
+    "fig3a_per_image_bn": ("1 The paper", "Fig. 3(a) with per-image BatchNorm"),
+    "fig3b": ("1 The paper", "Fig. 3(b) Exp. 3.2: anomalous reconstruction"),
+    "fig4a": ("1 The paper", "Fig. 4(a) example anomaly maps"),
+    "fig4b": ("1 The paper", "Fig. 4(b) reconstruction error vs AP"),
+    "fig5": ("1 The paper", "Fig. 5 (App. A) anomaly types"),
+    "fig6a": ("1 The paper", "Fig. 6(a) (App. C) equalised Exp. 1"),
+    "fig6b": ("1 The paper", "Fig. 6(b) (App. C) equalised histogram"),
+    "fig7": ("1 The paper", "Fig. 7 (App. D) lesion histograms"),
+    "fig8": ("1 The paper", "Fig. 8 (App. D) lesion histograms"),
+    "scores_summary": ("2 Scorer zoo", "1 Summary table"),
+    "scores_exp1": ("2 Scorer zoo", "2 Exp. 1 per scorer"),
+    "scores_blindspot": ("2 Scorer zoo", "3 Blind spot per scorer"),
+    "scores_textures": ("2 Scorer zoo", "4 Exp. 2 per scorer"),
+    "scores_exp3": ("2 Scorer zoo", "5 Exp. 3 per model"),
+}
+
+
+def report_section(name):
+    category, subcategory = REPORT_SECTIONS.get(name, ("3 Other figures", name))
+    return {"category": category, "subcategory": subcategory}
+
+
 def figure_outputs(name):
-    """A figure is its PDF, a PNG (shown in the report with a caption) and the CSV it plots."""
+    """A figure is its PDF, a PNG (shown in the report with its caption) and the CSV it plots."""
     return {
         "pdf": f"results/{name}.pdf",
-        "png": report(f"results/{name}.png", caption=f"../report/{name}.rst", category="Figures"),
+        "png": report(f"results/{name}.png", caption=f"../report/{name}.rst", **report_section(name)),
         "csv": f"results/{name}.csv",
     }
 

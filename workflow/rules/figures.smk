@@ -107,7 +107,7 @@ rule fig5:
 rule fig3a:
     localrule: True
     input:
-        curves=expand("results/metrics/exp3_{model}_healthy.parquet", model=list(config["models"])),
+        curves=exp3_curves("healthy"),
         grid="results/metrics/exp1_raw.parquet",
     output:
         **figure_outputs("fig3a"),
@@ -131,7 +131,7 @@ rule fig3a:
 use rule fig3a as fig3b with:
     localrule: True  # `use rule ... with:` resets it to False
     input:
-        curves=expand("results/metrics/exp3_{model}_anomalous.parquet", model=paper_models()),
+        curves=exp3_curves("anomalous", models=paper_models()),
     output:
         **figure_outputs("fig3b"),
     params:
@@ -148,8 +148,8 @@ use rule fig3a as fig3b with:
 rule fig3a_per_image_bn:
     localrule: True
     input:
-        eval=exp3_healthy_curves("eval"),
-        per_image=exp3_healthy_curves("per_image"),
+        eval=exp3_curves("healthy", "eval", models=paper_models()),
+        per_image=exp3_curves("healthy", "per_image", models=paper_models()),
         grid="results/metrics/exp1_raw.parquet",
     output:
         **figure_outputs("fig3a_per_image_bn"),
@@ -157,8 +157,6 @@ rule fig3a_per_image_bn:
         style=STYLE,
         models=paper_models(),
         labels=[model_label(m) for m in paper_models()],
-        matched=config["evaluation"]["matched_models"],
-        title="Exp. 3.1: BatchNorm on running vs per-image statistics",
     log:
         "logs/figures/fig3a_per_image_bn.log",
     conda:
@@ -170,10 +168,10 @@ rule fig3a_per_image_bn:
 rule fig4a:
     localrule: True
     input:
-        expand(
-            "results/metrics/exp3_{model}_anomalous_examples.npz",
-            model=config["evaluation"]["example_models"],
-        ),
+        [
+            exp3_file(m, "anomalous", what="_examples.npz")
+            for m in config["evaluation"]["example_models"]
+        ],
     output:
         **figure_outputs("fig4a"),
     params:
@@ -191,8 +189,8 @@ rule fig4a:
 rule fig4b:
     localrule: True
     input:
-        healthy=expand("results/metrics/exp3_{model}_healthy.parquet", model=paper_models()),
-        anomalous=expand("results/metrics/exp3_{model}_anomalous.parquet", model=paper_models()),
+        healthy=exp3_curves("healthy", models=paper_models()),
+        anomalous=exp3_curves("anomalous", models=paper_models()),
     output:
         **figure_outputs("fig4b"),
     params:
@@ -210,8 +208,8 @@ rule fig4b:
 rule fig3_modern:
     localrule: True
     input:
-        healthy=expand("results/metrics/exp3_{model}_healthy.parquet", model=modern_models()),
-        anomalous=expand("results/metrics/exp3_{model}_anomalous.parquet", model=modern_models()),
+        healthy=exp3_curves("healthy", models=modern_models()),
+        anomalous=exp3_curves("anomalous", models=modern_models()),
         grid="results/metrics/exp1_raw.parquet",
     output:
         **figure_outputs("fig3_modern"),

@@ -35,6 +35,10 @@ rule train_model:
         "../scripts/train_model.py"
 
 
+# Exp 3 in three explicit rules, one script each: the curves in the configured BatchNorm mode
+# (with the reconstructions the scorer zoo scores), the curves in the other mode (the BatchNorm
+# comparison only) and Fig. 4(a)'s example maps. Each carries only the params its script reads, so
+# a figure-only setting (evaluation.example_intensity) reruns only the examples and their figure.
 rule model_intensity_curve:
     input:
         setup=ancient(SETUP_OK),
@@ -43,58 +47,93 @@ rule model_intensity_curve:
         checkpoint=model_checkpoint,
         plugin=model_source,
     output:
-        curve="results/metrics/exp3_{model}_{mode}.parquet",
+        curve=exp3_file("{model}", "{mode}", "{batchnorm}"),
         # every reconstruction of the sweep, for the scorer zoo (score_exp3) to score without a
         # second forward pass; temp: 262 MB per model at the default, 8 GB at the paper's scale
-        reconstructions=temp("results/metrics/exp3_{model}_{mode}_reconstructions.npy"),
+        reconstructions=temp(exp3_file("{model}", "{mode}", "{batchnorm}", "_reconstructions.npy")),
+    wildcard_constraints:
+        batchnorm=BATCHNORM,
     params:
         intensity=grid("intensity"),
         radius=config["anomaly"]["radius"],
         spec=lambda wc: config["models"][wc.model],
         batch_size=config["evaluation"]["batch_size"],
-        example_intensity=config["evaluation"]["example_intensity"],
-        # the configured mode; the BatchNorm comparison below names its mode in the file name
-        batchnorm=lambda wc: wc.get("batchnorm", config["evaluation"]["batchnorm"]),
+        batchnorm=BATCHNORM,
     threads: 1
     resources:
         mem_mb=8000,
         runtime=240,
         gpu=1,
     log:
-        "logs/model_intensity_curve/{model}_{mode}.log",
+        "logs/model_intensity_curve/{model}_{mode}_bn-{batchnorm}.log",
     benchmark:
-        "results/benchmarks/model_intensity_curve/{model}_{mode}.tsv"
+        "results/benchmarks/model_intensity_curve/{model}_{mode}_bn-{batchnorm}.tsv"
     conda:
         "../../envs/torch.yaml"
     script:
         "../scripts/model_intensity_curve.py"
 
 
-# Fig. 4(a)'s example maps: only the anomalous mode and only the example models (same script).
-# Four reconstructions: no GPU asked for.
-use rule model_intensity_curve as model_examples with:
-    output:
-        examples="results/metrics/exp3_{model}_anomalous_examples.npz",
-    resources:
-        mem_mb=8000,
-        runtime=60,
-    log:
-        "logs/model_examples/{model}.log",
-    benchmark:
-        "results/benchmarks/model_examples/{model}.tsv"
-
-
 # Exp 3.1 in the BatchNorm mode the configuration does not evaluate in, for
-# results/fig3a_per_image_bn only (the configured mode's curves are the files above: nothing runs twice).
-# One forward pass per healthy test image: no GPU requested (a local GPU is still used when present).
-use rule model_intensity_curve as model_intensity_curve_batchnorm with:
+# results/fig3a_per_image_bn only (the configured mode's curves are the files above: nothing runs
+# twice). One forward pass per healthy test image: no GPU requested (a local GPU is still used).
+rule model_intensity_curve_batchnorm:
+    input:
+        images="results/data/test.npy",
+        centres="results/data/anomaly_centres.csv",
+        checkpoint=model_checkpoint,
     output:
-        curve="results/metrics/exp3_{model}_{mode}_bn-{batchnorm}.parquet",
+        curve=exp3_file("{model}", "{mode}", "{batchnorm}"),
+    wildcard_constraints:
+        batchnorm=OTHER_BATCHNORM,
+        mode="healthy",
+    params:
+        intensity=grid("intensity"),
+        radius=config["anomaly"]["radius"],
+        spec=lambda wc: config["models"][wc.model],
+        batch_size=config["evaluation"]["batch_size"],
+        batchnorm=OTHER_BATCHNORM,
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=60,
         gpu=0,
     log:
-        "logs/model_intensity_curve/{model}_{mode}_bn-{batchnorm}.log",
+        "logs/model_intensity_curve_batchnorm/{model}_{mode}_bn-{batchnorm}.log",
     benchmark:
         "results/benchmarks/model_intensity_curve_batchnorm/{model}_{mode}_bn-{batchnorm}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/model_batchnorm_curve.py"
+
+
+# Fig. 4(a)'s example maps: the anomalous mode, the configured BatchNorm mode, only the example
+# models. Four reconstructions: no GPU asked for.
+rule model_examples:
+    input:
+        images="results/data/test.npy",
+        centres="results/data/anomaly_centres.csv",
+        checkpoint=model_checkpoint,
+    output:
+        examples=exp3_file("{model}", "anomalous", "{batchnorm}", "_examples.npz"),
+    wildcard_constraints:
+        batchnorm=BATCHNORM,
+    params:
+        radius=config["anomaly"]["radius"],
+        spec=lambda wc: config["models"][wc.model],
+        batch_size=config["evaluation"]["batch_size"],
+        example_intensity=config["evaluation"]["example_intensity"],
+        batchnorm=BATCHNORM,
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    log:
+        "logs/model_examples/{model}_bn-{batchnorm}.log",
+    benchmark:
+        "results/benchmarks/model_examples/{model}_bn-{batchnorm}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/model_examples.py"

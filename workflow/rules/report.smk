@@ -8,7 +8,7 @@ rule provenance:
         report(
             "results/provenance.yaml",
             caption="../report/provenance.rst",
-            category="Provenance",
+            category="3 Provenance",
         ),
     params:
         config=config,

@@ -123,7 +123,7 @@ rule score_exp3:
         setup=ancient(SETUP_OK),
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
-        reconstructions="results/metrics/exp3_{model}_{mode}_reconstructions.npy",
+        reconstructions=exp3_file("{model}", "{mode}", what="_reconstructions.npy"),
         stats=model_stats,
         plugins=all_scorer_sources,
     output:
@@ -242,10 +242,13 @@ rule scores_summary:
     output:
         csv="results/scores_summary.csv",
         html=report(
-            "results/scores_summary.html", caption="../report/scores_summary.rst", category="Scorers"
+            "results/scores_summary.html",
+            caption="../report/scores_summary.rst",
+            **report_section("scores_summary"),
         ),
     params:
         models=list(config["models"]),
+        labels={m: model_label(m) for m in config["models"]},
         metrics=config["evaluation"]["metrics"],
         blind_ap=config["evaluation"]["blind_spot_ap"],
     log:

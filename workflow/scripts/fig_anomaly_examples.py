@@ -19,5 +19,5 @@ with job_log(snakemake.log[0]):
         sigma=snakemake.params.sigma,
         rng=texture_rng(snakemake.params.seed, 0),
     )
-    fig = image_grid(rows, snakemake.params.style, residual_columns=(2,), residual_label="|x̃ − x|")
+    fig = image_grid(rows, snakemake.params.style, residual_columns=(2,), residual_label="|x̂ − x|")
     save_figure(fig, table, snakemake.output.pdf, dpi=snakemake.params.style["dpi"])

@@ -1,11 +1,13 @@
-"""Exp 3.1 / 3.2: a model reconstructs the healthy or the anomalous test images; AP per intensity.
-Rule model_examples: the same model's Fig. 4(a) examples (anomalous inputs) instead."""
+"""Exp 3.1 / 3.2 in the configured BatchNorm mode: a model reconstructs the healthy or the anomalous
+test images; AP per intensity. Every reconstruction is recorded for the scorer zoo (score_exp3)."""
+
+import functools
 
 import numpy as np
 import pandas as pd
 import torch
 
-from residual_pitfalls.experiments.paper import linspace, model_examples, model_intensity_curves
+from residual_pitfalls.experiments.paper import linspace, model_intensity_curves
 from residual_pitfalls.experiments.zoo import RecordedReconstructions
 from residual_pitfalls.models import load_configured_model, reconstruct
 from residual_pitfalls.models.checks import check_model_for_evaluation
@@ -21,48 +23,29 @@ with job_log(snakemake.log[0]):
         model, snakemake.wildcards.model, images, batchnorm=snakemake.params.batchnorm
     )
     centres = pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy()
-
-    def run(batch):
-        return reconstruct(
-            model,
-            batch,
-            batch_size=snakemake.params.batch_size,
-            batchnorm=snakemake.params.batchnorm,
-        )
-
-    if hasattr(snakemake.output, "curve"):  # rule model_intensity_curve
-        # the scorer zoo scores these reconstructions (score_exp3); the BatchNorm comparison has none
-        record = (
-            RecordedReconstructions(
-                run,
-                snakemake.output.reconstructions,
-                mode=snakemake.wildcards.mode,
-                n_intensities=len(linspace(snakemake.params.intensity)),
-                shape=images.shape,
-            )
-            if hasattr(snakemake.output, "reconstructions")
-            else None
-        )
-        frame, _ = model_intensity_curves(
-            images,
-            centres,
-            record if record is not None else run,
-            mode=snakemake.wildcards.mode,
-            radius=snakemake.params.radius,
-            intensities=linspace(snakemake.params.intensity),
-            progress=True,
-        )
-        if record is not None:
-            record.close()
-        frame.insert(0, "model", snakemake.wildcards.model)
-        frame.to_parquet(snakemake.output.curve, index=False)
-    else:  # rule model_examples: Fig. 4(a) shows reconstructions of the anomalous images
-        examples = model_examples(
-            images,
-            centres,
-            run,
-            mode="anomalous",
-            radius=snakemake.params.radius,
-            intensity=snakemake.params.example_intensity,
-        )
-        np.savez_compressed(snakemake.output.examples, **examples)
+    run = functools.partial(
+        reconstruct,
+        model,
+        batch_size=snakemake.params.batch_size,
+        batchnorm=snakemake.params.batchnorm,
+    )
+    intensities = linspace(snakemake.params.intensity)
+    record = RecordedReconstructions(
+        run,
+        snakemake.output.reconstructions,
+        mode=snakemake.wildcards.mode,
+        n_intensities=len(intensities),
+        shape=images.shape,
+    )
+    frame, _ = model_intensity_curves(
+        images,
+        centres,
+        record,
+        mode=snakemake.wildcards.mode,
+        radius=snakemake.params.radius,
+        intensities=intensities,
+        progress=True,
+    )
+    record.close()
+    frame.insert(0, "model", snakemake.wildcards.model)
+    frame.to_parquet(snakemake.output.curve, index=False)

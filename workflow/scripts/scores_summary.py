@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from residual_pitfalls.reporting.tables import summary_html
 from residual_pitfalls.reporting.zoo_summaries import exp1_means, exp3_table, summary_table
 from residual_pitfalls.runlog import job_log
 
@@ -22,5 +23,7 @@ with job_log(snakemake.log[0]):
         snakemake.params.blind_ap,
     )
     table.to_csv(snakemake.output.csv, index=False)
-    table.to_html(snakemake.output.html, index=False, float_format="{:.3f}".format)
-    print(table.to_string(index=False))
+    with open(snakemake.output.html, "w") as html:
+        html.write(summary_html(table, snakemake.params.labels))
+    # one short line on the terminal (the quiet profile); the whole table is in the CSV and the report
+    print(f"scores_summary: {len(table)} scorers x {table.shape[1] - 1} columns")

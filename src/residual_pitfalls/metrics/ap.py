@@ -77,7 +77,6 @@ class NoPositivesWarning(UserWarning):
     """A map has no positive pixel; its AP is 0.0 (sklearn's value and message)."""
 
 
-
 # --------------------------------------------------------------------------------------------
 # validation
 

@@ -9,7 +9,6 @@ Checkpoints are plain dicts that load with ``torch.load(path, weights_only=True)
     {"arch": str, "hparams": dict, "state_dict": dict[str, Tensor], "step": int, ...}
 """
 
-
 # Only re-exports: registry.py (names, device, building, loading), checkpoints.py (files),
 # inference.py (reconstruct, BatchNorm modes), external.py (third-party models).
 from __future__ import annotations

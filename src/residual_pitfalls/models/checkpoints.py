@@ -19,10 +19,8 @@ from torch import nn
 REQUIRED_KEYS = ("arch", "hparams", "state_dict")
 
 
-
 class CheckpointError(ValueError):
     """A checkpoint file that is unreadable, incomplete or does not fit its architecture."""
-
 
 
 def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> None:

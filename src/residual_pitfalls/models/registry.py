@@ -57,7 +57,6 @@ def build_model(arch: str, **hparams: Any) -> nn.Module:
     return cls(**hparams)
 
 
-
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the model stored in checkpoint ``path``; returned on ``device``, in eval mode.
 
@@ -71,7 +70,6 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> nn.Modul
         raise CheckpointError(f"checkpoint {path}: {exc}") from exc
     load_state_dict_checked(model, ckpt["state_dict"], str(path))
     return model.to(device).eval()
-
 
 
 def load_configured_model(spec: Mapping[str, Any], checkpoint: str | Path) -> nn.Module:

@@ -24,6 +24,8 @@ import seaborn as sns  # noqa: E402
 from cycler import cycler  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from residual_pitfalls.reporting.styles import model_styles  # noqa: E402
+
 SIGMA_MARK = 0.25  # the paper's dashed line: below it the blur is nearly the identity
 SIGMA_MARK_LABEL = f"σ = {SIGMA_MARK} px: the blur is nearly the identity"
 SIGMA_AXIS = "σ (Gaussian blur of the healthy image, px)"
@@ -161,21 +163,28 @@ def plot_brain_histogram(
     ax.set_xlim(0, 1)
     ax.set_xlabel("intensity")
     ax.set_ylabel("frequency (brain pixels)")
-    ax.legend(loc="upper right", framealpha=0.9)
+    # above the axes: on the axes it covered bars (Fig. 6(b)'s equalised histogram fills them)
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, pad=24)
     sns.despine(ax=ax)
     return fig
 
 
 def _band_curves(
-    ax: plt.Axes, curves: pd.DataFrame, x: str, key: str, families: Mapping[str, str] | None = None
+    ax: plt.Axes,
+    curves: pd.DataFrame,
+    x: str,
+    key: str,
+    families: Mapping[str, str] | None = None,
+    styles: Mapping[str, tuple[str, str]] | None = None,
 ) -> None:
     """Mean curves (columns key, x, ap, ap_low, ap_high) with their bootstrap bands.
 
     Each curve has its own colour and marker; curves of one family (families: key -> family) share
     a line style. The first curve is drawn on top; markers of curves drawn below are larger and
-    staggered along x, so curves that coincide all stay visible.
+    staggered along x, so curves that coincide all stay visible. styles: name -> (colour, marker)
+    (``reporting.styles.model_style``), so a model looks the same in every figure; else by order.
     """
     palette = sns.color_palette(PALETTE)
     names = list(dict.fromkeys(curves[key]))
@@ -183,7 +192,9 @@ def _band_curves(
     family_names = list(dict.fromkeys(family_of.values()))
     for i, name in enumerate(names):
         part = curves[curves[key] == name].sort_values(x)
-        colour = palette[i % len(palette)]
+        colour, marker = (styles or {}).get(
+            name, (palette[i % len(palette)], MARKERS[i % len(MARKERS)])
+        )
         every = max(1, len(part) // 8)
         sns.lineplot(
             data=part,
@@ -197,7 +208,7 @@ def _band_curves(
             color=colour,
             linestyle=FAMILY_STYLES[family_names.index(family_of[name]) % len(FAMILY_STYLES)],
             # hollow markers, larger for curves drawn lower: coinciding curves nest, all visible
-            marker=MARKERS[i % len(MARKERS)],
+            marker=marker,
             markersize=4 + 6 * i / max(1, len(names) - 1),
             markerfacecolor="white",
             markeredgecolor=colour,
@@ -210,7 +221,7 @@ def _band_curves(
             part[x],
             part["ap_low"],
             part["ap_high"],
-            color=palette[i % len(palette)],
+            color=colour,
             alpha=0.15,
             linewidth=0,
         )
@@ -237,7 +248,8 @@ def texture_curves(curves: pd.DataFrame, matched: pd.DataFrame, style: Mapping) 
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(SIGMA_AXIS)
     ax.set_ylabel("AP")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    # below the axes in two columns: at the right it took 40 % of the figure's width
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     sns.despine(ax=ax)
     return fig
 
@@ -255,7 +267,7 @@ def model_curves(
     families: label -> model family (e.g. the architecture); a family shares a line style.
     """
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    _band_curves(ax, curves, "intensity", "label", families)
+    _band_curves(ax, curves, "intensity", "label", families, model_styles(curves))
     if matched is not None:
         # Models that match the same blur share one curve (identical rows) and one legend entry.
         for i, (sigma, part) in enumerate(matched.groupby("sigma", sort=False)):
@@ -336,6 +348,11 @@ def error_vs_ap(points: pd.DataFrame, style: Mapping) -> plt.Figure:
     """Fig. 4(b): one point per model (columns label, reconstruction_error, ap)."""
     fig, ax = plt.subplots(figsize=(5, 3.5))
     labels = list(points["label"])
+    palette = sns.color_palette(PALETTE)
+    styles = {
+        label: (palette[i % len(palette)], MARKERS[i % len(MARKERS)])
+        for i, label in enumerate(labels)
+    } | model_styles(points)
     sns.scatterplot(
         data=points,
         x="reconstruction_error",
@@ -346,7 +363,8 @@ def error_vs_ap(points: pd.DataFrame, style: Mapping) -> plt.Figure:
         style_order=labels,
         s=60,
         ax=ax,
-        markers={label: MARKERS[i % len(MARKERS)] for i, label in enumerate(labels)},
+        palette={label: styles[label][0] for label in labels},
+        markers={label: styles[label][1] for label in labels},
     )
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize="small")
     ax.set_xlabel("reconstruction error (mean |x̂ − x|, healthy test set)")

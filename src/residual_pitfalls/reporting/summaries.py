@@ -218,8 +218,8 @@ def anomaly_example_rows(
                 title,
                 [
                     ("anomalous x", anomalous),
-                    (f"blurred x̃ (σ = {sigma:g} px)", blurred),
-                    ("residual |x̃ − x|", residual),
+                    (f"blurred x̂ (σ = {sigma:g} px)", blurred),
+                    ("residual |x̂ − x|", residual),
                 ],
             )
         )

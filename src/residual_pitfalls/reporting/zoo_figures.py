@@ -14,8 +14,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
-from residual_pitfalls.reporting.figures import SIGMA_MARK, themed
+from residual_pitfalls.reporting.figures import SIGMA_MARK, themed  # noqa: E402
+from residual_pitfalls.reporting.styles import scorer_palette  # noqa: E402
 
 # σ on the small panels (the paper figures' SIGMA_AXIS is too long for them)
 PANEL_SIGMA_AXIS = "σ (blur, px)"
@@ -89,15 +91,20 @@ def blindspot_bands(table: pd.DataFrame, style: Mapping, blind_ap: float) -> plt
 def texture_lines(table: pd.DataFrame, style: Mapping) -> plt.Figure:
     """Exp 2 per scorer: mean AP vs sigma, one panel per texture anomaly, one line per scorer.
     table: columns score, anomaly, sigma, ap."""
+    palette, dashes = scorer_palette(dict.fromkeys(table["score"]))
     g = sns.relplot(
         table,
         x="sigma",
         y="ap",
         hue="score",
+        style="score",
+        palette=palette,
+        dashes=dashes,
         col="anomaly",
         kind="line",
         height=2.6,
         aspect=1.1,
+        linewidth=1.4,
         facet_kws={"ylim": (0, 1.02)},
     )
     g.set_titles("{col_name}")
@@ -105,27 +112,68 @@ def texture_lines(table: pd.DataFrame, style: Mapping) -> plt.Figure:
     return g.figure
 
 
+def best_alternatives(table: pd.DataFrame, reference: str = "residual") -> pd.DataFrame:
+    """Per (model, mode): the scorer other than `reference` with the highest mean AP over the
+    intensities. table: columns model, mode, score, intensity, ap -> model, mode, score."""
+    means = table[table["score"] != reference].groupby(["model", "mode", "score"], sort=False)["ap"]
+    means = means.mean().reset_index()
+    best = means.loc[means.groupby(["model", "mode"], sort=False)["ap"].idxmax()]
+    return best[["model", "mode", "score"]].reset_index(drop=True)
+
+
+def _exp3_panel(data: pd.DataFrame, best: str, palette: Mapping, reference: str) -> None:
+    ax = plt.gca()
+    for score, part in data.groupby("score", sort=False):
+        part = part.sort_values("intensity")
+        if score in (reference, best):
+            ax.plot(part["intensity"], part["ap"], color=palette[score], lw=1.8, zorder=3)
+        else:  # the rest, light: there for context, not to be read one by one
+            ax.plot(part["intensity"], part["ap"], color="0.8", lw=0.7, zorder=1)
+
+
 @themed
-def exp3_lines(table: pd.DataFrame, style: Mapping, labels: Mapping[str, str]) -> plt.Figure:
-    """Exp 3.1 / 3.2 per model and scorer: mean AP vs intensity; rows mode, columns model.
-    table: columns model, mode, score, intensity, ap; labels: model -> display name."""
-    modes = {"healthy": "Exp 3.1", "anomalous": "Exp 3.2"}  # caption: which image x̂ is of
-    data = table.assign(
-        model=table["model"].map(lambda m: labels.get(m, m)), mode=table["mode"].map(modes)
+def exp3_lines(
+    table: pd.DataFrame, style: Mapping, labels: Mapping[str, str], reference: str = "residual"
+) -> plt.Figure:
+    """Exp 3.1 / 3.2 per model: mean AP vs intensity of the residual (`reference`) and of the best
+    other scorer of that panel (mean AP over intensities), the other scorers light grey; rows model,
+    columns mode. table: columns model, mode, score, intensity, ap; labels: model -> display name."""
+    modes = {
+        "healthy": "Exp 3.1 (x̂ of the healthy image)",
+        "anomalous": "Exp 3.2 (x̂ of the anomalous)",
+    }
+    best = best_alternatives(table, reference).set_index(["model", "mode"])["score"]
+    palette, _ = scorer_palette(dict.fromkeys(table["score"]))
+    models = list(dict.fromkeys(table["model"]))
+    mode_order = [m for m in modes if m in set(table["mode"])]
+    g = sns.FacetGrid(
+        table,
+        row="model",
+        col="mode",
+        row_order=models,
+        col_order=mode_order,
+        height=1.9,
+        aspect=1.6,
+        ylim=(0, 1.02),
     )
-    g = sns.relplot(
-        data,
-        x="intensity",
-        y="ap",
-        hue="score",
-        col="model",
-        row="mode",
-        row_order=[v for k, v in modes.items() if k in set(table["mode"])],
-        kind="line",
-        height=2.3,
-        aspect=1.1,
-        facet_kws={"ylim": (0, 1.02), "margin_titles": True},
+    for (model, mode), ax in g.axes_dict.items():
+        plt.sca(ax)
+        part = table[(table["model"] == model) & (table["mode"] == mode)]
+        _exp3_panel(part, best.get((model, mode)), palette, reference)
+    for (model, mode), ax in g.axes_dict.items():
+        ax.set_title(modes[mode] if model == models[0] else "")
+        if mode == mode_order[0]:
+            ax.set_ylabel(f"{labels.get(model, model)}\nmean AP", fontsize="small")
+    g.set_xlabels("anomaly intensity")
+    shown = [reference, *dict.fromkeys(best)]
+    handles = [Line2D([], [], color=palette[s], lw=1.8, label=s) for s in shown]
+    handles.append(Line2D([], [], color="0.8", lw=0.7, label="the other scorers"))
+    g.figure.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=3,
+        frameon=False,
+        title=f"{reference} and the best other scorer of each panel",
     )
-    g.set_titles(col_template="{col_name}", row_template="{row_name}")
-    g.set_axis_labels("anomaly intensity", "mean AP")
     return g.figure

@@ -14,8 +14,6 @@ class ScoreError(ValueError):
     """A scorer returned a map of the wrong shape or with NaN/inf; the message names it."""
 
 
-
-
 # --------------------------------------------------------------------------------------------
 # healthy statistics
 
