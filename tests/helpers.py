@@ -18,6 +18,7 @@ FIGURES = (
     "fig2",
     "fig3a",
     "fig3b",
+    "fig3_modern",
     "fig4a",
     "fig4b",
     "fig5",

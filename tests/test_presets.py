@@ -115,9 +115,16 @@ def test_paper_preset_plans_every_job_once(paper_dry_run):
         **{f"scores_{f}": 1 for f in ("exp1", "blindspot", "textures", "exp3", "summary")},
         "provenance": 1,
         "all": 1,
+        # Exp 4: each lesion set once, every model on it, its two figures
+        "lesion_set": len(config["lesions"]["sets"]),
+        "lesion_scores": len(config["lesions"]["sets"]) * n_models,
+        "lesions_metrics": len(config["lesions"]["sets"]),
+        "lesions_by_intensity": len(config["lesions"]["sets"]),
     }
-    if set(config["models"]) - set(config["evaluation"]["paper_models"]):
-        expected["fig3_modern"] = 1  # the DAE and the DDPM beside AE latent 128 and VQ-VAE-2
+    if "embedded" in config["lesions"]["sets"]:
+        expected["lesions_embedded"] = 1  # the lesions painted into the test volumes
+    if not set(config["models"]) - set(config["evaluation"]["paper_models"]):
+        del expected["fig3_modern"]  # no model beyond the paper's to draw beside them
     if preset == "paper_synthetic":
         expected["synthesize_brains"] = 1  # MOOD is the user's data: nothing synthesised
     assert counts == expected

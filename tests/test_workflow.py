@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from helpers import FIGURES, REPO, TINY, readme_csv_columns, snakemake_command
 
+from residual_pitfalls.cli import merged_config
+
 pytestmark = pytest.mark.workflow
 
 
@@ -61,7 +63,8 @@ def test_dry_run_lists_the_whole_dag(workdir):
         *FIGURES,
     ):
         assert rule in jobs, (rule, jobs)
-    assert jobs["train_model"] == 6 and jobs["model_intensity_curve"] == 12
+    n_models = len(merged_config(REPO, [TINY])["models"])  # the paper's six, the DAE, the DDPM
+    assert jobs["train_model"] == n_models and jobs["model_intensity_curve"] == 2 * n_models
 
 
 def test_paper_and_zoo_targets_build_their_part_only(tmp_path):
