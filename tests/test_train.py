@@ -27,6 +27,9 @@ AE = ("autoencoder", {"inp_size": SIZE, "intermediate_resolution": 4, "latent_di
 VQ = ("vqvae2", {"channel": 16, "n_res_channel": 8, "embed_dim": 8, "n_embed": 16})
 
 
+# Not helpers.brain_slices: training needs learnable anatomy (rim, two bright ventricles) for
+# its "loss falls" and validation-AP checks, and the bit-identity check of the TrainSettings
+# refactor was recorded on this phantom.
 def brain_slices(n: int, size: int = SIZE, seed: int = 0) -> np.ndarray:
     """(n, size, size) float32 brain-like slices: an ellipse (~0.45) with a darker rim and two
     bright 'ventricles', mild noise; background exactly 0, foreground in (0, 1]."""
