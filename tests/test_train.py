@@ -451,6 +451,11 @@ def test_bad_arguments_are_named(tmp_path, data, kwargs, match):
         run(tmp_path, data, **kwargs)
 
 
+def test_settings_must_be_a_train_settings(tmp_path, data):
+    with pytest.raises(TypeError, match="settings must be a TrainSettings, got dict"):
+        train_model(*AE, *data, {"steps": 2, "batch_size": 4}, workdir=tmp_path)
+
+
 def test_bad_images_are_named(tmp_path, data):
     with pytest.raises(ValueError, match=r"train_images must be finite and in \[0, 1\]"):
         run(tmp_path, (data[0] * 2, data[1]))

@@ -186,6 +186,8 @@ def train_model(
         TrainingDivergedError: non-finite loss or weights (names the step); the last good
             checkpoint is kept.
     """
+    if not isinstance(settings, TrainSettings):
+        raise TypeError(f"settings must be a TrainSettings, got {type(settings).__name__}")
     s = settings
     _check_args(s.selection, s.steps, s.batch_size, s.checkpoint_every, s.val_every, s.log_every)
     train_images, val_images = _checked_images(train_images, val_images, s.val_every)
