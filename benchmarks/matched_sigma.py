@@ -48,7 +48,7 @@ from residual_pitfalls.experiments.paper import (
 )
 from residual_pitfalls.models import has_batchnorm, load_model, reconstruct, sized_hparams
 from residual_pitfalls.reporting.summaries import model_curve_table
-from residual_pitfalls.training.loop import train_model
+from residual_pitfalls.training.loop import TrainSettings, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,9 +137,13 @@ def main() -> None:
         done = 0
         for steps in sorted(args.steps):
             start = time.perf_counter()
+            settings = TrainSettings(
+                **training, steps=steps, seed=config["seed"], device=args.device,
+                progress=False,
+            )  # fmt: skip
             final = train_model(
-                spec["arch"], hparams, stacks["train"], stacks["val"], **training, steps=steps,
-                seed=config["seed"], workdir=args.out / key, device=args.device, progress=False,
+                spec["arch"], hparams, stacks["train"], stacks["val"], settings,
+                workdir=args.out / key,
             )  # fmt: skip
             seconds = time.perf_counter() - start
             model = load_model(final)

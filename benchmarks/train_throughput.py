@@ -33,7 +33,7 @@ import torch
 
 from residual_pitfalls.cli import merged_config
 from residual_pitfalls.models import sized_hparams
-from residual_pitfalls.training.loop import _setup, train_model
+from residual_pitfalls.training.loop import TrainSettings, _setup, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 # The models config.yaml and the overlay config/modern.yaml train: {key: (arch, hparams)}.
@@ -65,10 +65,13 @@ def time_train_model(
             marks[step] = clock()
 
     with tempfile.TemporaryDirectory(prefix="train_throughput.") as work:
+        settings = TrainSettings(
+            steps=args.steps, batch_size=args.batch, checkpoint_every=args.steps, val_every=0,
+            device=str(device), bf16=args.bf16, progress=False,
+        )  # fmt: skip
         train_model(
-            arch, hparams, images, images[: args.batch], steps=args.steps,
-            batch_size=args.batch, workdir=Path(work), checkpoint_every=args.steps,
-            val_every=0, device=str(device), bf16=args.bf16, progress=False, callback=mark,
+            arch, hparams, images, images[: args.batch], settings, workdir=Path(work),
+            callback=mark,
         )  # fmt: skip
     return (args.steps - 1) * args.batch / (marks[args.steps] - marks[1])
 

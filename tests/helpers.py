@@ -58,19 +58,23 @@ def run_snakemake(
     )
 
 
-def brain_slices(n: int, size: int, seed: int, levels: int | None = None) -> np.ndarray:
-    """The tests' phantom: (n, size, size) float32 brain-like slices, a smooth texture in
+def brain_slices(
+    n: int, size: int, seed: int, levels: int | None = None, width: int | None = None
+) -> np.ndarray:
+    """The tests' phantom: (n, size, width) float32 brain-like slices, a smooth texture in
     (0.05, 1] inside a random ellipse, exactly 0 outside.
 
     ``levels``: quantise the brain to that many grey levels (exact ties between pixels, and
-    between pixels and the grid's intensities)."""
+    between pixels and the grid's intensities). ``width``: None = ``size`` (square slices)."""
+    width = size if width is None else width
     rng = np.random.default_rng([seed, size, n])
-    yy, xx = np.mgrid[:size, :size] / (size - 1) * 2 - 1
-    out = np.zeros((n, size, size), np.float32)
+    rows, cols = np.mgrid[:size, :width]
+    yy, xx = rows / (size - 1) * 2 - 1, cols / (width - 1) * 2 - 1
+    out = np.zeros((n, size, width), np.float32)
     for i in range(n):
         a, b = rng.uniform(0.75, 0.9, 2)
         inside = (yy / a) ** 2 + (xx / b) ** 2 < 1
-        tex = gaussian_filter(rng.random((size, size)), 2.0)
+        tex = gaussian_filter(rng.random((size, width)), 2.0)
         tex = (tex - tex.min()) / (tex.max() - tex.min())
         img = np.clip(0.15 + 0.8 * tex, 0.05, 1.0)
         if levels:

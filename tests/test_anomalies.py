@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import brain_slices
 from skimage.draw import disk as sk_disk
 
 from residual_pitfalls.anomalies import (
@@ -23,16 +24,6 @@ from residual_pitfalls.anomalies import (
 
 # --------------------------------------------------------------------------------------------
 # fixtures / helpers
-
-
-def textured_brain(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    """(h, w) float32: random smooth-ish texture in (0.05, 0.95] inside an ellipse, 0 outside."""
-    rows, cols = np.mgrid[0:h, 0:w]
-    ell = ((rows - h / 2) / (0.42 * h)) ** 2 + ((cols - w / 2) / (0.45 * w)) ** 2 < 1
-    tex = 0.5 + 0.2 * np.sin(rows / 3.1 + rng.uniform(0, 6)) * np.cos(cols / 4.7)
-    tex = tex + 0.2 * rng.random((h, w))
-    img = np.where(ell, np.clip(tex, 0.05, 0.95), 0.0).astype(np.float32)
-    return img
 
 
 def full_brain(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -129,8 +120,7 @@ def test_disk_label_clipping_equals_cropping_for_centres_inside():
 
 
 def test_disk_label_is_restricted_to_brain_at_the_edge():
-    rng = np.random.default_rng(3)
-    img = textured_brain(96, 96, rng)
+    img = brain_slices(1, 96, seed=3)[0]
     fg = img > 0
     # a centre on the brain edge: first foreground pixel of the middle row
     c = int(np.nonzero(fg[48])[0][0])
@@ -145,8 +135,7 @@ def test_disk_label_is_restricted_to_brain_at_the_edge():
 
 
 def test_disk_anomaly_values_dtype_and_background():
-    rng = np.random.default_rng(4)
-    img = textured_brain(80, 90, rng)
+    img = brain_slices(1, 80, seed=4, width=90)[0]
     fg = img > 0
     c = int(np.nonzero(fg[40])[0][0])
     out, label = disk_anomaly(img, (40, c), 20, 0.73)
@@ -176,7 +165,11 @@ def test_vectorised_deformation_equals_reference_loop(kind, shape):
     fn = source_deformation if kind == "source" else sink_deformation
     rng = np.random.default_rng(6)
     for trial in range(2):
-        img = textured_brain(*shape, rng) if trial == 0 else full_brain(*shape, rng)
+        img = (
+            brain_slices(1, shape[0], seed=6, width=shape[1])[0]
+            if trial == 0
+            else full_brain(*shape, rng)
+        )
         fg_rows, fg_cols = np.nonzero(img > 0)
         centres = list(CENTRES)
         # random foreground centres, and a few near the right border of a wide image
@@ -218,7 +211,7 @@ def test_round_half_to_even():
 
 @pytest.mark.parametrize("fn", [source_deformation, sink_deformation])
 def test_centre_pixel_unchanged(fn):
-    img = textured_brain(96, 96, np.random.default_rng(7))
+    img = brain_slices(1, 96, seed=7)[0]
     for centre in [(48, 48), (20, 50), (70, 30)]:
         out, label = fn(img, centre, 20)
         assert label[centre]
@@ -253,7 +246,7 @@ def test_sink_samples_up_to_1p089_radius_and_source_samples_inward():
 
 
 def test_sink_pulls_background_zeros_near_brain_edge():
-    img = textured_brain(96, 96, np.random.default_rng(8))
+    img = brain_slices(1, 96, seed=8)[0]
     c = int(np.nonzero(img[48] > 0)[0][0]) + 3
     out, label = sink_deformation(img, (48, c), 20)
     assert np.any(out[label] == 0)
@@ -265,7 +258,7 @@ def test_sink_pulls_background_zeros_near_brain_edge():
 
 
 def test_pixel_shuffle_is_permutation_and_reproducible():
-    img = textured_brain(96, 96, np.random.default_rng(9))
+    img = brain_slices(1, 96, seed=9)[0]
     out1, label = pixel_shuffle(img, (48, 48), 20, np.random.default_rng(11))
     out2, label2 = pixel_shuffle(img, (48, 48), 20, np.random.default_rng(11))
     out3, _ = pixel_shuffle(img, (48, 48), 20, np.random.default_rng(12))
@@ -279,7 +272,7 @@ def test_pixel_shuffle_is_permutation_and_reproducible():
 
 
 def test_pixel_shuffle_uses_rng_permutation_in_row_major_order():
-    img = textured_brain(64, 64, np.random.default_rng(10))
+    img = brain_slices(1, 64, seed=10)[0]
     out, label = pixel_shuffle(img, (30, 33), 9, np.random.default_rng(5))
     perm = np.random.default_rng(5).permutation(int(label.sum()))
     assert np.array_equal(out[label], img[label][perm])
@@ -290,7 +283,7 @@ def test_pixel_shuffle_uses_rng_permutation_in_row_major_order():
 
 
 def test_sample_centre_single_draw_in_row_major_foreground():
-    img = textured_brain(64, 80, np.random.default_rng(13))
+    img = brain_slices(1, 64, seed=13, width=80)[0]
     rows, cols = np.nonzero(img > 0)
     rng = np.random.default_rng(21)
     centre = sample_centre(img, rng)
@@ -317,8 +310,7 @@ def test_sample_centre_is_uniform_over_foreground():
 
 
 def test_anomaly_centres_deterministic_inside_and_independent_of_n():
-    rng = np.random.default_rng(15)
-    imgs = np.stack([textured_brain(64, 64, rng) for _ in range(6)])
+    imgs = brain_slices(6, 64, seed=15)
     c6 = anomaly_centres(imgs, seed=0)
     assert c6.shape == (6, 2) and c6.dtype == np.int64
     assert np.array_equal(c6, anomaly_centres(imgs, seed=0))
@@ -341,7 +333,7 @@ def test_image_rng_is_keyed_on_seed_and_index():
 
 
 def test_registry_matches_direct_calls():
-    img = textured_brain(80, 80, np.random.default_rng(16))
+    img = brain_slices(1, 80, seed=16)[0]
     centre = (40, 40)
     assert set(ANOMALIES) == {"disk", "sink", "source", "pixel_shuffle"}
     pairs = [
@@ -377,7 +369,7 @@ def test_make_anomaly_errors_name_the_problem():
 
 
 def test_inputs_are_not_mutated_and_outputs_are_new_arrays():
-    img = textured_brain(64, 64, np.random.default_rng(18))
+    img = brain_slices(1, 64, seed=18)[0]
     before = img.copy()
     centre = (32, 32)
     outs = [

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import brain_slices
 from scipy.ndimage import gaussian_filter
 from sklearn.metrics import average_precision_score
 
@@ -248,15 +249,6 @@ def test_sweep_matches_full_maps_on_random_continuous_images() -> None:
         assert np.max(np.abs(got - _sweep_oracle(recon, image, label, intensities))) <= TOL
 
 
-def _smooth_brain(rng: np.random.Generator, size: int = 256) -> np.ndarray:
-    """``(size, size) float32``: a smooth ellipse of values ~0.3-0.5 on an exact-zero background."""
-    yy, xx = np.mgrid[:size, :size] / size
-    inside = ((yy - 0.5) / 0.36) ** 2 + ((xx - 0.5) / 0.3) ** 2 < 1
-    texture = gaussian_filter(rng.normal(size=(size, size)), 6)
-    texture = 0.4 + 0.1 * texture / np.abs(texture).max() + 0.01 * rng.normal(size=(size, size))
-    return np.clip(np.where(inside, texture, 0), 0, 1).astype(np.float32)
-
-
 def _disk_label(image: np.ndarray, centre: tuple[int, int], radius: int = 20) -> np.ndarray:
     yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
     disk = (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 < radius**2
@@ -266,8 +258,7 @@ def _disk_label(image: np.ndarray, centre: tuple[int, int], radius: int = 20) ->
 @pytest.mark.parametrize("sigma", [0.0, 0.6, 2.0, 5.0])
 def test_sweep_matches_full_maps_on_a_realistic_cell(sigma: float) -> None:
     """256x256 smooth brain, radius-20 disk inside the foreground, gaussian blur as recon."""
-    rng = np.random.default_rng(8)
-    image = _smooth_brain(rng)
+    image = brain_slices(1, 256, seed=8)[0]
     label = _disk_label(image, (120, 100))
     assert 1000 < label.sum() <= 1245
     recon = gaussian_filter(image, sigma)
@@ -284,8 +275,7 @@ def test_sweep_matches_full_maps_on_a_realistic_cell(sigma: float) -> None:
 
 
 def test_sweep_with_a_disk_at_the_brain_edge_and_float64_negatives() -> None:
-    rng = np.random.default_rng(9)
-    image = _smooth_brain(rng, 64)
+    image = brain_slices(1, 64, seed=9)[0]
     fg = np.argwhere(image > 0)
     label = _disk_label(image, tuple(fg[0]), radius=6)  # topmost brain pixel: a partial disk
     recon = gaussian_filter(image, 1.5)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import brain_slices
 from torch import nn
 
 from residual_pitfalls.models import (
@@ -41,15 +42,6 @@ def seeded(arch: str, seed: int = 0, **hparams) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build_model(arch, **hparams)
-
-
-def images(n: int, size: int, seed: int = 0) -> np.ndarray:
-    """(n, size, size) float32: random values in [0.1, 0.9] inside a disk, 0 outside."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    inside = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (0.4 * size) ** 2
-    out = rng.uniform(0.1, 0.9, (n, size, size)).astype(np.float32)
-    return out * inside
 
 
 # ------------------------------------------------------------------------------------------
@@ -238,7 +230,7 @@ def test_checkpoint_round_trip_gives_identical_reconstructions(tmp_path, arch):
     assert set(raw) == {"arch", "hparams", "state_dict", "step"}
     loaded = load_model(path)
     assert not loaded.training
-    x = images(3, 32)
+    x = brain_slices(3, 32, seed=0)
     np.testing.assert_array_equal(reconstruct(loaded, x), reconstruct(model, x))
 
 
@@ -329,7 +321,7 @@ def test_save_checkpoint_is_atomic_when_the_write_fails(tmp_path, monkeypatch):
 def test_reconstruct_is_batched_eval_mode_and_float32():
     model = seeded("autoencoder", **TINY["autoencoder"])
     model.train()(torch.rand(8, 1, 32, 32))  # non-trivial running statistics
-    x = images(7, 32)
+    x = brain_slices(7, 32, seed=0)
     out = reconstruct(model, x, batch_size=3)
     assert out.shape == x.shape and out.dtype == np.float32
     assert not model.training
@@ -343,7 +335,7 @@ def test_reconstruct_is_batched_eval_mode_and_float32():
 def test_reconstruct_eval_mode_freezes_vqvae_codebooks():
     model = seeded("vqvae2", **TINY["vqvae2"])
     before = model.quantize_b.embed.clone()
-    reconstruct(model.train(), images(4, 32))
+    reconstruct(model.train(), brain_slices(4, 32, seed=0))
     assert torch.equal(model.quantize_b.embed, before)
 
 
@@ -369,7 +361,7 @@ def trained_autoencoder() -> nn.Module:
 def test_per_image_batchnorm_normalises_each_image_by_its_own_statistics():
     model = trained_autoencoder()
     state = state_copy(model)
-    x = images(5, 32, seed=4)
+    x = brain_slices(5, 32, seed=4)
     out = reconstruct(model, x, batch_size=4, batchnorm="per_image")
     assert_same_state(model, state)  # running statistics, counters: untouched
     assert not any(m.training for m in model.modules())
@@ -384,7 +376,7 @@ def test_per_image_batchnorm_normalises_each_image_by_its_own_statistics():
 
 def test_per_image_batchnorm_does_not_depend_on_order_or_batch_mates():
     model = trained_autoencoder()
-    x = images(6, 32, seed=5)
+    x = brain_slices(6, 32, seed=5)
     out = reconstruct(model, x, batch_size=6, batchnorm="per_image")
     order = np.random.default_rng(0).permutation(len(x))
     np.testing.assert_array_equal(
@@ -420,7 +412,7 @@ def test_per_image_batchnorm_keeps_dropout_off_and_works_for_torchscript(tmp_pat
         torch.jit.save(torch.jit.script(eager), str(path))
         model = load_external_model(checkpoint=path)
     state = state_copy(model)
-    x = images(4, 16, seed=6)
+    x = brain_slices(4, 16, seed=6)
     out = reconstruct(model, x, batchnorm="per_image")
     assert_same_state(model, state)
     np.testing.assert_array_equal(reconstruct(model, x, batchnorm="per_image"), out)
@@ -441,7 +433,7 @@ def test_per_image_batchnorm_leaves_a_model_without_batchnorm_unchanged():
         model.train()(torch.rand(4, 1, 32, 32))  # codebooks away from their initialisation
     model.eval()
     state = state_copy(model)
-    x = images(5, 32, seed=7)
+    x = brain_slices(5, 32, seed=7)
     np.testing.assert_array_equal(
         reconstruct(model, x, batch_size=3, batchnorm="per_image"),
         reconstruct(model, x, batch_size=3),
@@ -462,7 +454,7 @@ class LatentBatchNormNet(nn.Module):
 
 def test_per_image_batchnorm_on_a_single_value_per_channel_says_what_to_do():
     model = LatentBatchNormNet()
-    x = images(3, 16)
+    x = brain_slices(3, 16, seed=0)
     assert reconstruct(model, x).shape == x.shape  # eval mode: fine
     state = state_copy(model)
     with pytest.raises(ValueError, match="LatentBatchNormNet.*evaluation.batchnorm: eval"):
@@ -473,7 +465,7 @@ def test_per_image_batchnorm_on_a_single_value_per_channel_says_what_to_do():
 
 def test_reconstruct_rejects_an_unknown_batchnorm_mode():
     with pytest.raises(ValueError, match=r"batchnorm must be one of \['eval', 'per_image'\]"):
-        reconstruct(TupleNet(), images(2, 16), batchnorm="train")
+        reconstruct(TupleNet(), brain_slices(2, 16, seed=0), batchnorm="train")
 
 
 class TupleNet(nn.Module):
@@ -529,7 +521,7 @@ def test_a_model_writing_into_its_input_changes_neither_images_nor_scores(tmp_pa
     from residual_pitfalls.experiments.paper import model_intensity_curves
 
     model = in_place_models(tmp_path)[route]
-    x = images(5, 32, seed=3)
+    x = brain_slices(5, 32, seed=3)
     kept = x.copy()
     out = reconstruct(model, x, batch_size=2)
     np.testing.assert_array_equal(x, kept)  # the caller's images are untouched
@@ -552,17 +544,17 @@ def test_a_model_writing_into_its_input_changes_neither_images_nor_scores(tmp_pa
 
 
 def test_reconstruct_takes_first_element_of_a_tuple():
-    x = images(3, 16)
+    x = brain_slices(3, 16, seed=0)
     np.testing.assert_array_equal(reconstruct(TupleNet(), x), x * 0.5)
 
 
 def test_reconstruct_rejects_wrong_shape_and_nan():
     with pytest.raises(ValueError, match=r"CropNet returned shape \(2, 1, 15, 16\)"):
-        reconstruct(CropNet(), images(2, 16))
+        reconstruct(CropNet(), brain_slices(2, 16, seed=0))
     with pytest.raises(ValueError, match="non-finite"):
-        reconstruct(NaNNet(), images(2, 16))
+        reconstruct(NaNNet(), brain_slices(2, 16, seed=0))
     with pytest.raises(ValueError, match=r"\(N, H, W\)"):
-        reconstruct(TupleNet(), images(2, 16)[0])
+        reconstruct(TupleNet(), brain_slices(2, 16, seed=0)[0])
 
 
 # ------------------------------------------------------------------------------------------
@@ -594,7 +586,7 @@ def test_external_torchscript_route(tmp_path):
     path = tmp_path / "scripted.pt"
     torch.jit.save(torch.jit.script(model), str(path))
     loaded = load_external_model(checkpoint=path)
-    x = images(3, 16)
+    x = brain_slices(3, 16, seed=0)
     np.testing.assert_allclose(reconstruct(loaded, x), reconstruct(model, x), atol=1e-6)
 
 
@@ -608,7 +600,7 @@ def test_external_class_route(tmp_path, wrapped):
         checkpoint=path, class_path=f"{__name__}:TinyExternal", hparams={"channels": 3}
     )
     assert isinstance(loaded, TinyExternal) and not loaded.training
-    x = images(3, 16)
+    x = brain_slices(3, 16, seed=0)
     np.testing.assert_array_equal(reconstruct(loaded, x), reconstruct(model, x))
 
 

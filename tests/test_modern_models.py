@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from residual_pitfalls.train import read_loss_log, train_model
 
 from residual_pitfalls.models import build_model, load_model, reconstruct
 from residual_pitfalls.models.dae import coarse_noise
 from residual_pitfalls.models.ddpm import alpha_bars, ddim_timesteps
+from residual_pitfalls.training import TrainSettings, read_loss_log, train_model
 
 DAE = {"channels": [4, 8, 8], "noise_res": 4}
 DDPM = {"channels": [4, 8, 8], "timesteps": 50, "t0": 10, "sample_steps": 3}
@@ -146,9 +146,10 @@ def test_dae_loss_is_the_residual_of_the_denoised_corrupted_image():
 def test_trains_and_resumes_bit_identically(tmp_path, arch, hparams):
     train, val = brains(12, 32), brains(3, 32, seed=5)
     kwargs = dict(batch_size=4, seed=3, checkpoint_every=2, val_every=2, progress=False, threads=1)
-    straight = train_model(arch, hparams, train, val, steps=6, workdir=tmp_path / "a", **kwargs)
-    train_model(arch, hparams, train, val, steps=3, workdir=tmp_path / "b", **kwargs)
-    resumed = train_model(arch, hparams, train, val, steps=6, workdir=tmp_path / "b", **kwargs)
+    six, three = TrainSettings(steps=6, **kwargs), TrainSettings(steps=3, **kwargs)
+    straight = train_model(arch, hparams, train, val, six, workdir=tmp_path / "a")
+    train_model(arch, hparams, train, val, three, workdir=tmp_path / "b")
+    resumed = train_model(arch, hparams, train, val, six, workdir=tmp_path / "b")
     a = torch.load(straight, weights_only=True)
     b = torch.load(resumed, weights_only=True)
     assert a["arch"] == arch and a["step"] == 6

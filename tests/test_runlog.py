@@ -11,7 +11,7 @@ from tqdm.auto import tqdm as auto_tqdm
 from residual_pitfalls import runlog
 from residual_pitfalls.experiments.parallel import parallel_map
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.training.loop import train_model
+from residual_pitfalls.training.loop import TrainSettings, train_model
 
 
 def test_a_training_job_writes_its_progress_into_its_log_and_not_to_the_terminal(tmp_path, capsys):
@@ -23,8 +23,9 @@ def test_a_training_job_writes_its_progress_into_its_log_and_not_to_the_terminal
         train_model(
             "autoencoder",
             {"inp_size": 32, "intermediate_resolution": 4, "latent_dim": 4, "width": 4},
-            images, images[:2], steps=30, batch_size=4, val_every=0, workdir=tmp_path / "w",
-            threads=1, progress=True,
+            images, images[:2],
+            TrainSettings(steps=30, batch_size=4, val_every=0, threads=1, progress=True),
+            workdir=tmp_path / "w",
         )  # fmt: skip
         for _ in auto_tqdm(range(500), desc="second bar"):  # as data.py / experiments.py use it
             pass

@@ -18,7 +18,7 @@ from sklearn.metrics import average_precision_score
 
 from residual_pitfalls.models import load_model, read_checkpoint, reconstruct
 from residual_pitfalls.reporting.training_plots import plot_loss_curve
-from residual_pitfalls.training.loop import train_model
+from residual_pitfalls.training.loop import TrainSettings, train_model
 from residual_pitfalls.training.resume import TrainingDivergedError
 from residual_pitfalls.training.validation import validation_anomalies
 
@@ -27,6 +27,9 @@ AE = ("autoencoder", {"inp_size": SIZE, "intermediate_resolution": 4, "latent_di
 VQ = ("vqvae2", {"channel": 16, "n_res_channel": 8, "embed_dim": 8, "n_embed": 16})
 
 
+# Not helpers.brain_slices: training needs learnable anatomy (rim, two bright ventricles) for
+# its "loss falls" and validation-AP checks, and the bit-identity check of the TrainSettings
+# refactor was recorded on this phantom.
 def brain_slices(n: int, size: int = SIZE, seed: int = 0) -> np.ndarray:
     """(n, size, size) float32 brain-like slices: an ellipse (~0.45) with a darker rim and two
     bright 'ventricles', mild noise; background exactly 0, foreground in (0, 1]."""
@@ -51,7 +54,8 @@ def data() -> tuple[np.ndarray, np.ndarray]:
     return brain_slices(24, seed=1), brain_slices(6, seed=2)
 
 
-def run(workdir: Path, data, model=AE, **kwargs) -> Path:
+def run(workdir: Path, data, model=AE, callback=None, **kwargs) -> Path:
+    """Train ``model`` on ``data`` with the test defaults below, ``kwargs`` overriding them."""
     arch, hparams = model
     opts = {
         "steps": 20,
@@ -63,7 +67,10 @@ def run(workdir: Path, data, model=AE, **kwargs) -> Path:
         "progress": False,
     }
     opts.update(kwargs)
-    return train_model(arch, hparams, data[0], data[1], workdir=workdir, **opts)
+    settings = TrainSettings(**opts)
+    return train_model(
+        arch, hparams, data[0], data[1], settings, workdir=workdir, callback=callback
+    )
 
 
 def state(path: Path) -> dict[str, torch.Tensor]:
@@ -100,7 +107,8 @@ def test_training_lowers_the_loss_and_logs_every_step(tmp_path, data):
     rows = log_rows(tmp_path / "loss.csv")
     assert [int(r["step"]) for r in rows] == list(range(1, 41))
     assert [int(r["step"]) for r in rows if r["val_loss"]] == [10, 20, 30, 40]
-    assert not any(r["val_ap"] for r in rows)  # only computed for best_val_ap (or val_ap=True)
+    # only computed for best_val_ap (or compute_val_ap=True)
+    assert not any(r["val_ap"] for r in rows)
     train = np.array([float(r["train_loss"]) for r in rows])
     assert train[-5:].mean() < 0.7 * train[:5].mean()
 
@@ -206,12 +214,13 @@ KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
 import numpy as np
-from residual_pitfalls.training.loop import train_model
+from residual_pitfalls.training.loop import TrainSettings, train_model
 
 work = Path(sys.argv[1])
 train, val = np.load(work.parent / "train.npy"), np.load(work.parent / "val.npy")
-train_model("autoencoder", {hparams!r}, train, val, steps=40, batch_size=8, seed=0,
-            workdir=work, checkpoint_every=5, val_every=10, threads=1, progress=False,
+settings = TrainSettings(steps=40, batch_size=8, seed=0, checkpoint_every=5, val_every=10,
+                         threads=1, progress=False)
+train_model("autoencoder", {hparams!r}, train, val, settings, workdir=work,
             callback=lambda step, loss: time.sleep(0.05))
 """
 
@@ -362,10 +371,11 @@ def test_val_radius_reaches_the_validation_ap(tmp_path, data, capsys):
     def aps(path: Path) -> list[str]:
         return [r["val_ap"] for r in log_rows(path / "loss.csv") if r["val_ap"]]
 
-    run(tmp_path / "a", data, steps=10, val_ap=True)
-    run(tmp_path / "b", data, steps=10, val_ap=True, val_radius=2.0)
+    run(tmp_path / "a", data, steps=10, compute_val_ap=True)
+    run(tmp_path / "b", data, steps=10, compute_val_ap=True, val_radius=2.0)
     assert aps(tmp_path / "a") != aps(tmp_path / "b")
-    run(tmp_path / "a", data, steps=10, val_ap=True, val_radius=2.0)  # another run: retrains
+    # another run: retrains
+    run(tmp_path / "a", data, steps=10, compute_val_ap=True, val_radius=2.0)
     assert "val_radius: 2.0 -> 2.0" not in capsys.readouterr().err
     assert aps(tmp_path / "a") == aps(tmp_path / "b")
 
@@ -419,7 +429,7 @@ def test_vqvae_commitment_weight_enters_the_training_loss(tmp_path, data):
 
 
 def test_plot_loss_curve_writes_a_png(tmp_path, data):
-    run(tmp_path, data, steps=20, val_every=5, val_ap=True)
+    run(tmp_path, data, steps=20, val_every=5, compute_val_ap=True)
     png = tmp_path / "plots" / "loss.png"
     plot_loss_curve(tmp_path / "loss.csv", png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
@@ -433,12 +443,17 @@ def test_plot_loss_curve_writes_a_png(tmp_path, data):
         ({"selection": "best"}, "unknown selection 'best'"),
         ({"selection": "best_val_loss", "val_every": 0}, "needs validation"),
         ({"steps": 0}, "steps must be an int >= 1"),
-        ({"selection": "best_val_ap", "val_ap": False}, "needs val_ap"),
+        ({"selection": "best_val_ap", "compute_val_ap": False}, "needs compute_val_ap"),
     ],
 )
 def test_bad_arguments_are_named(tmp_path, data, kwargs, match):
     with pytest.raises(ValueError, match=match):
         run(tmp_path, data, **kwargs)
+
+
+def test_settings_must_be_a_train_settings(tmp_path, data):
+    with pytest.raises(TypeError, match="settings must be a TrainSettings, got dict"):
+        train_model(*AE, *data, {"steps": 2, "batch_size": 4}, workdir=tmp_path)
 
 
 def test_bad_images_are_named(tmp_path, data):
@@ -536,3 +551,22 @@ def test_validation_hands_the_model_copies_so_an_in_place_model_changes_nothing(
         ]
     )
     assert first[1] == pytest.approx(expected)
+
+
+def test_every_config_training_key_is_a_train_settings_field_with_the_schema_default():
+    """The workflow passes the config's ``training`` mapping as ``TrainSettings(**training)``."""
+    import dataclasses
+
+    import yaml
+
+    from residual_pitfalls.training import TrainSettings
+
+    schema_path = Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+    keys = yaml.safe_load(schema_path.read_text())["properties"]["training"]["properties"]
+    fields = {f.name: f.default for f in dataclasses.fields(TrainSettings)}
+    assert set(keys) <= set(fields), set(keys) - set(fields)
+    for key, spec in keys.items():
+        if "default" in spec:
+            assert fields[key] == spec["default"], key
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainSettings(steps=1, batch_size=1).steps = 2  # type: ignore[misc]

@@ -8,7 +8,7 @@ import numpy as np
 from residual_pitfalls.models import sized_hparams
 from residual_pitfalls.reporting.training_plots import plot_loss_curve
 from residual_pitfalls.runlog import job_log
-from residual_pitfalls.training.loop import train_model
+from residual_pitfalls.training.loop import TrainSettings, train_model
 
 with job_log(snakemake.log[0]):
     training = dict(snakemake.params.training)
@@ -19,10 +19,9 @@ with job_log(snakemake.log[0]):
         sized_hparams(arch, snakemake.params.hparams, snakemake.params.image_size),
         np.load(snakemake.input.train),
         np.load(snakemake.input.val),
-        **training,  # the config's `training` keys are train_model's keyword arguments
-        seed=snakemake.params.seed,
+        # the config's `training` keys are TrainSettings' fields
+        TrainSettings(**training, seed=snakemake.params.seed, threads=snakemake.threads),
         workdir=workdir,
-        threads=snakemake.threads,
     )
     if Path(final) != Path(snakemake.output.model):
         shutil.copyfile(final, snakemake.output.model)

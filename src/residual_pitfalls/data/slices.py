@@ -72,19 +72,7 @@ def build_slice_stack(
     given, holds one brain-mask file per volume (same order). Volumes of different voxel sizes
     (from their headers) are refused, naming the files (:func:`check_common_spacing`).
     """
-    files = [Path(f) for f in files]
-    if masks is not None and len(masks) != len(files):
-        raise ValueError(f"{len(masks)} mask files given for {len(files)} volumes")
-    mask_of = dict(zip(files, masks or [None] * len(files), strict=True))
-    idx = [operator.index(i) for i in indices]
-    if not files:
-        raise ValueError("no volume files given")
-    if not idx:
-        raise ValueError("no slice indices given")
-    if len(set(idx)) != len(idx):
-        raise ValueError(f"duplicate slice indices in {idx}")
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    files, mask_of, idx = _stack_args(files, indices, workers, masks)
     # slices of different voxel sizes in one stack would differ in pixel size, silently
     check_common_spacing(files, reorient=load_kwargs.get("reorient", False), what="this stack")
 
@@ -103,23 +91,60 @@ def build_slice_stack(
         for v, (path, slices) in enumerate(zip(files, bar, strict=True)):
             if stack is None:  # preallocate: 10^4 slices of 256^2 must not be held twice
                 stack = np.empty((len(files) * len(idx), *slices.shape[1:]), np.float32)
-            if slices.shape[1:] != stack.shape[1:]:
-                raise VolumeError(
-                    f"{str(path)!r} gives slices of shape {slices.shape[1:]} but earlier files "
-                    f"give {stack.shape[1:]}: pass size=... to load them at one size"
-                )
-            if require_foreground:
-                for k, s in zip(idx, slices, strict=True):
-                    if not (s > 0).any():
-                        raise VolumeError(
-                            f"slice {k} (axis {axis}) of {str(path)!r} has no brain pixel "
-                            "(all zero): it cannot hold an anomaly"
-                        )
+            _check_volume_slices(path, slices, stack.shape[1:], idx, axis, require_foreground)
             stack[v * len(idx) : (v + 1) * len(idx)] = slices
     finally:
         if pool is not None:  # on an error, do not wait for the remaining volumes
             pool.shutdown(wait=True, cancel_futures=True)
-    provenance = pd.DataFrame(
+    return stack, _provenance(files, idx, axis)
+
+
+def _stack_args(
+    files: Sequence[Path], indices: Sequence[int], workers: int, masks: Sequence[Path] | None
+) -> tuple[list[Path], dict[Path, Path | None], list[int]]:
+    """The files as Paths, the mask (or None) of each file, the slice indices as ints."""
+    files = [Path(f) for f in files]
+    if masks is not None and len(masks) != len(files):
+        raise ValueError(f"{len(masks)} mask files given for {len(files)} volumes")
+    mask_of = dict(zip(files, masks or [None] * len(files), strict=True))
+    idx = [operator.index(i) for i in indices]
+    if not files:
+        raise ValueError("no volume files given")
+    if not idx:
+        raise ValueError("no slice indices given")
+    if len(set(idx)) != len(idx):
+        raise ValueError(f"duplicate slice indices in {idx}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    return files, mask_of, idx
+
+
+def _check_volume_slices(
+    path: Path,
+    slices: np.ndarray,
+    shape: tuple[int, ...],
+    idx: list[int],
+    axis: int,
+    require_foreground: bool,
+) -> None:
+    """Refuse slices of another size than ``shape`` and (if required) slices without brain."""
+    if slices.shape[1:] != shape:
+        raise VolumeError(
+            f"{str(path)!r} gives slices of shape {slices.shape[1:]} but earlier files "
+            f"give {shape}: pass size=... to load them at one size"
+        )
+    if require_foreground:
+        for k, s in zip(idx, slices, strict=True):
+            if not (s > 0).any():
+                raise VolumeError(
+                    f"slice {k} (axis {axis}) of {str(path)!r} has no brain pixel "
+                    "(all zero): it cannot hold an anomaly"
+                )
+
+
+def _provenance(files: list[Path], idx: list[int], axis: int) -> pd.DataFrame:
+    """Row i describes image i of the stack: image_id, source, slice_index, axis."""
+    return pd.DataFrame(
         {
             "image_id": np.arange(len(files) * len(idx), dtype=np.int64),
             "source": [str(p) for p in files for _ in idx],
@@ -127,4 +152,3 @@ def build_slice_stack(
             "axis": np.full(len(files) * len(idx), axis, dtype=np.int64),
         }
     )
-    return stack, provenance

@@ -34,7 +34,7 @@ def texture_rng(seed: int, image_index: int) -> np.random.Generator:
     return np.random.default_rng([seed, image_index, 1])
 
 
-def _sweep_image_blur(
+def _image_sigma_intensity_aps(
     image: np.ndarray,
     centre: Sequence[int],
     radius: float,
@@ -76,7 +76,7 @@ def intensity_sigma_grid(
     """
     check_inputs(images, centres)
     args = [(images[i], centres[i], radius, intensities, sigmas) for i in range(len(images))]
-    per_image = parallel_map(_sweep_image_blur, args, workers, progress, "Exp 1 grid")
+    per_image = parallel_map(_image_sigma_intensity_aps, args, workers, progress, "Exp 1 grid")
     return grid_frame(per_image, sigmas, intensities)
 
 

@@ -163,20 +163,8 @@ def scored_model_curves(
     intensity). Returns (per image: score, image, intensity, ap; pooled: score, intensity,
     <metrics>).
     """
-    check_inputs(images, centres)
-    if mode not in ("healthy", "anomalous"):
-        raise ValueError(f"mode must be 'healthy' or 'anomalous', got {mode!r}")
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"unknown metrics {unknown} (known: {', '.join(METRICS)})")
-    intensities = np.asarray(intensities, dtype=np.float64)
+    intensities = _check_curve_inputs(images, centres, reconstructions, mode, intensities, metrics)
     n, k = len(images), len(intensities)
-    expected = (1 if mode == "healthy" else 1 + k, *images.shape)
-    if np.shape(reconstructions) != expected:
-        raise ValueError(
-            f"reconstructions have shape {np.shape(reconstructions)}; mode {mode!r} with {k} "
-            f"intensities expects {expected}"
-        )
     labels = np.stack(
         [
             disk_label(img, (int(c[0]), int(c[1])), radius)
@@ -207,19 +195,58 @@ def scored_model_curves(
                 aps[name][:, j] = average_precision_batch(labels, maps)
             for metric in metrics:
                 pooled[name][metric][j] = METRICS[metric](labels, maps)
+    return _curve_frames(list(specs), intensities, n, aps, pooled, metrics)
+
+
+def _check_curve_inputs(
+    images: np.ndarray,
+    centres: np.ndarray,
+    reconstructions: np.ndarray,
+    mode: str,
+    intensities: np.ndarray,
+    metrics: Sequence[str],
+) -> np.ndarray:
+    """The intensities as float64, once every input is checked."""
+    check_inputs(images, centres)
+    if mode not in ("healthy", "anomalous"):
+        raise ValueError(f"mode must be 'healthy' or 'anomalous', got {mode!r}")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown} (known: {', '.join(METRICS)})")
+    intensities = np.asarray(intensities, dtype=np.float64)
+    k = len(intensities)
+    expected = (1 if mode == "healthy" else 1 + k, *images.shape)
+    if np.shape(reconstructions) != expected:
+        raise ValueError(
+            f"reconstructions have shape {np.shape(reconstructions)}; mode {mode!r} with {k} "
+            f"intensities expects {expected}"
+        )
+    return intensities
+
+
+def _curve_frames(
+    names: list[str],
+    intensities: np.ndarray,
+    n: int,
+    aps: dict[str, np.ndarray],
+    pooled: dict[str, dict[str, np.ndarray]],
+    metrics: Sequence[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per image: score, image, intensity, ap; pooled: score, intensity, <metrics>)."""
+    k = len(intensities)
     per_image = pd.DataFrame(
         {
-            "score": np.repeat(list(specs), n * k),
-            "image": np.tile(np.repeat(np.arange(n, dtype=np.int32), k), len(specs)),
-            "intensity": np.tile(intensities, n * len(specs)),
-            "ap": np.concatenate([aps[name].ravel() for name in specs]),
+            "score": np.repeat(names, n * k),
+            "image": np.tile(np.repeat(np.arange(n, dtype=np.int32), k), len(names)),
+            "intensity": np.tile(intensities, n * len(names)),
+            "ap": np.concatenate([aps[name].ravel() for name in names]),
         }
     )
     whole = pd.DataFrame(
         {
-            "score": np.repeat(list(specs), k),
-            "intensity": np.tile(intensities, len(specs)),
-            **{m: np.concatenate([pooled[name][m] for name in specs]) for m in metrics},
+            "score": np.repeat(names, k),
+            "intensity": np.tile(intensities, len(names)),
+            **{m: np.concatenate([pooled[name][m] for name in names]) for m in metrics},
         }
     )
     return per_image, whole

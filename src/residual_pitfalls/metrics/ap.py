@@ -54,9 +54,9 @@ import numpy as np
 
 from residual_pitfalls.metrics.kernels import (
     _ap_sorted,
+    _intensity_aps_by_scan,
+    _intensity_aps_by_table,
     _sorted,
-    _sweep_float32,
-    _sweep_scan,
 )
 
 __all__ = [
@@ -254,7 +254,7 @@ def average_precision_intensity_sweep(
         lowest = min(below.min(), above.min())
         relevant = neg[neg >= lowest]
         if relevant.dtype == np.float32 and pos.dtype == np.float32:
-            _sweep_float32(relevant, pos, inten, out)
+            _intensity_aps_by_table(relevant, pos, inten, out)
         else:
-            _sweep_scan(relevant, pos, inten, out)
+            _intensity_aps_by_scan(relevant, pos, inten, out)
     return out

@@ -68,6 +68,7 @@ def per_image_batchnorm(model: nn.Module) -> Iterator[bool]:
         model.eval()
 
 
+# Over ~60 lines only by its signature and docstring: the code itself is under 60 lines.
 def reconstruct(
     model: nn.Module,
     images: np.ndarray,

@@ -48,7 +48,7 @@ def _stats_for(stats: object, sigma: float) -> HealthyStats | None:
     )
 
 
-def _sweep_aps(
+def _image_intensity_aps(
     image: np.ndarray,
     recon: np.ndarray,
     label: np.ndarray,
@@ -153,7 +153,7 @@ def _image_aps(
         if method == "naive":
             rows.append(_naive_aps(image, recon, c, radius, intensities, spec, sigma_stats))
         else:
-            rows.append(_sweep_aps(image, recon, label, values, spec, sigma_stats))
+            rows.append(_image_intensity_aps(image, recon, label, values, spec, sigma_stats))
     return np.stack(rows)
 
 
@@ -273,5 +273,5 @@ def scored_intensity_sweep(
         if spec.is_plain_residual():
             out[i] = intensity_sweep_aps(image, recon, label, intensities)
         else:
-            out[i] = _sweep_aps(image, recon, label, values, spec, stats)
+            out[i] = _image_intensity_aps(image, recon, label, values, spec, stats)
     return out

@@ -25,6 +25,7 @@ device, batches are gathered there, and the losses are read back every ``log_eve
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import math
 import os
@@ -45,10 +46,17 @@ from residual_pitfalls.training.loss_log import _write_log
 from residual_pitfalls.training.resume import (
     _finalize,
     _log_losses,
+    _Run,
     _save_improved_best,
     _save_last,
     _start_or_resume,
     data_fingerprint,
+)
+from residual_pitfalls.training.settings import (
+    SELECTIONS,
+    TrainSettings,
+    _check_args,
+    _checked_images,
 )
 from residual_pitfalls.training.validation import (
     _wants_val_ap,
@@ -56,51 +64,6 @@ from residual_pitfalls.training.validation import (
     val_radius_px,
     validation_anomalies,
 )
-
-SELECTIONS = ("last", "best_val_loss", "best_val_ap")
-
-
-# --------------------------------------------------------------------------------------------
-# inputs
-
-
-def _check_images(images: object, name: str) -> np.ndarray:
-    if not isinstance(images, np.ndarray) or images.ndim != 3:
-        shape = getattr(images, "shape", type(images).__name__)
-        raise ValueError(f"{name} must be a (N, H, W) numpy array, got {shape}")
-    if not np.issubdtype(images.dtype, np.floating):
-        raise ValueError(f"{name} must be float (float32 in [0, 1]), got dtype {images.dtype}")
-    images = np.ascontiguousarray(images, dtype=np.float32)
-    # In chunks: a full-size boolean temporary of the 256^2 training stack would be ~0.6 GB.
-    for start in range(0, len(images), 256):
-        chunk = images[start : start + 256]
-        if not (np.isfinite(chunk).all() and chunk.min() >= 0 and chunk.max() <= 1):
-            raise ValueError(f"{name} must be finite and in [0, 1] (check images {start}..)")
-    return images
-
-
-def _check_args(
-    selection: str,
-    steps: int,
-    batch_size: int,
-    checkpoint_every: int,
-    val_every: int,
-    log_every: int,
-) -> None:
-    if selection not in SELECTIONS:
-        raise ValueError(f"unknown selection {selection!r}; valid: {list(SELECTIONS)}")
-    for name, value, low in (
-        ("steps", steps, 1),
-        ("batch_size", batch_size, 1),
-        ("checkpoint_every", checkpoint_every, 1),
-        ("val_every", val_every, 0),
-        ("log_every", log_every, 1),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if selection != "last" and val_every == 0:
-        raise ValueError(f"selection {selection!r} needs validation, but val_every=0")
-
 
 # --------------------------------------------------------------------------------------------
 # small helpers
@@ -192,10 +155,6 @@ class _Batches:
 
 
 # --------------------------------------------------------------------------------------------
-# validation
-
-
-# --------------------------------------------------------------------------------------------
 # training
 
 
@@ -204,26 +163,9 @@ def train_model(
     hparams: dict,
     train_images: np.ndarray,
     val_images: np.ndarray,
+    settings: TrainSettings,
     *,
-    steps: int,
-    batch_size: int,
-    lr: float = 1e-3,
-    weight_decay: float = 0.02,
-    commitment_weight: float = 0.25,
-    seed: int = 0,
     workdir: Path,
-    checkpoint_every: int = 100,
-    val_every: int = 200,
-    log_every: int = 50,
-    selection: str = "last",
-    device: str | None = None,
-    bf16: bool = False,
-    deterministic: bool = False,
-    compile: bool = False,
-    threads: int | None = None,
-    progress: bool = True,
-    val_ap: bool | None = None,
-    val_radius: float | None = None,
     callback: Callable[[int, torch.Tensor], None] | None = None,
 ) -> Path:
     """Train and return the path of the selected final checkpoint (workdir/'model.pt').
@@ -231,37 +173,11 @@ def train_model(
     Args:
         arch, hparams: model name in ``MODELS`` and its constructor arguments (plain types).
         train_images, val_images: ``(N, H, W)`` float32 in [0, 1] slices (background 0).
-        steps: total optimisation steps (a resumed run continues up to ``steps``).
-        batch_size: images per step; each epoch is a fresh permutation, the last partial
-            batch is kept (as the original DataLoader).
-        lr, weight_decay: AdamW settings (paper: 1e-3, 0.02; default betas, no schedule);
-            the fused implementation where the device has one, else foreach.
-        commitment_weight: weight of the VQ-VAE commitment loss (0.25); ignored by models
-            whose ``loss`` has no such argument.
-        seed: weight init and batch order; validation anomalies.
+        settings: see :class:`TrainSettings`.
         workdir: directory for checkpoints and logs; resumes from ``workdir/last.pt`` when it
             is the same run (same data content and every setting that shapes the weights, i.e.
             all but ``steps``, ``checkpoint_every``, ``log_every``, ``threads``, ``progress``),
             else moves it to ``workdir/stale/`` and starts from step 0.
-        checkpoint_every: steps between ``last.pt`` writes (always at the final step).
-        val_every: steps between validations (always at the final step); 0 = never.
-        log_every: steps between reads of the training losses from the device (the only host
-            sync of the loop besides validation and checkpoints); every step's loss is logged,
-            and a non-finite one stops the run at the next read, naming its step.
-        selection: "last", "best_val_loss" or "best_val_ap" (the paper's label-informed choice).
-            The validation loss is the training objective (L1, plus the weighted commitment
-            for the VQ-VAE) in eval mode; the validation AP is the mean per-image pixel-AP of
-            ``|reconstruction - anomalous|`` on :func:`validation_anomalies` (the original
-            pooled the AP over shuffled batches of 128 instead).
-        device: torch device; None = CUDA if available, else CPU.
-        bf16: bfloat16 autocast for the training steps (CUDA only; ignored with a warning on
-            CPU); validation runs in float32.
-        deterministic: CUDA only: bit-reproducible kernels instead of cuDNN autotuning.
-        compile: ``torch.compile`` the training step's loss (first steps pay the compilation).
-        threads: ``torch.set_num_threads`` during training (restored afterwards).
-        progress: tqdm bar on stderr.
-        val_ap: compute validation pixel-AP; None = only when ``selection == "best_val_ap"``.
-        val_radius: radius (px) of the validation disks; None = ``20 * W / 256`` (the paper's).
         callback: called as ``callback(step, loss)`` after every step, ``loss`` a 0-dim tensor
             on the device (reading it waits for the device); for hooks and tests.
 
@@ -270,105 +186,162 @@ def train_model(
         TrainingDivergedError: non-finite loss or weights (names the step); the last good
             checkpoint is kept.
     """
-    _check_args(selection, steps, batch_size, checkpoint_every, val_every, log_every)
-    train_images, val_images = _checked_images(train_images, val_images, val_every)
-    compute_ap = _wants_val_ap(val_ap, selection, val_every)
+    if not isinstance(settings, TrainSettings):
+        raise TypeError(f"settings must be a TrainSettings, got {type(settings).__name__}")
+    s = settings
+    _check_args(s.selection, s.steps, s.batch_size, s.checkpoint_every, s.val_every, s.log_every)
+    train_images, val_images = _checked_images(train_images, val_images, s.val_every)
+    compute_ap = _wants_val_ap(s.compute_val_ap, s.selection, s.val_every)
     workdir = _prepare_workdir(Path(workdir))
-    dev = default_device(device)
-    use_bf16 = _bf16_enabled(bf16, dev)
-    deterministic = bool(deterministic) and dev.type == "cuda"  # CPU runs are anyway
-    # Everything that shapes the weights (not `steps`: raising it continues the same run).
-    fingerprint = {
+    dev = default_device(s.device)
+    use_bf16 = _bf16_enabled(s.bf16, dev)
+    deterministic = bool(s.deterministic) and dev.type == "cuda"  # CPU runs are anyway
+    fingerprint = _fingerprint(
+        arch, hparams, train_images, val_images, s, compute_ap, use_bf16, deterministic
+    )
+    with _torch_settings(dev, s.threads, deterministic):
+        job = _start(arch, hparams, workdir, s, fingerprint, train_images, dev)
+        anomalies = None
+        if compute_ap:
+            anomalies = validation_anomalies(val_images, int(s.seed), s.val_radius)[1:]
+        _train_steps(job, val_images, anomalies, use_bf16, callback)
+    _write_log(workdir / "loss.csv", job.run.rows)  # also when nothing was left to train
+    return _finalize(workdir, s.selection, job.model, fingerprint, s.steps)
+
+
+def _fingerprint(
+    arch: str,
+    hparams: dict,
+    train_images: np.ndarray,
+    val_images: np.ndarray,
+    s: TrainSettings,
+    compute_ap: bool,
+    use_bf16: bool,
+    deterministic: bool,
+) -> dict:
+    """Everything that shapes the weights (not `steps`: raising it continues the same run)."""
+    return {
         "arch": arch,
         "hparams": dict(hparams),
         "train_images": data_fingerprint(train_images),
         "val_images": data_fingerprint(val_images),
-        "seed": int(seed),
-        "batch_size": batch_size,
-        "lr": float(lr),
-        "weight_decay": float(weight_decay),
-        "commitment_weight": float(commitment_weight),
+        "seed": int(s.seed),
+        "batch_size": s.batch_size,
+        "lr": float(s.lr),
+        "weight_decay": float(s.weight_decay),
+        "commitment_weight": float(s.commitment_weight),
         # They decide which steps compete for best_val_*: a resume must not change them.
-        "val_every": val_every,
+        "val_every": s.val_every,
         "val_ap": compute_ap,
-        "val_radius": val_radius_px(train_images.shape[2], val_radius) if compute_ap else None,
-        "selection": selection,
+        "val_radius": val_radius_px(train_images.shape[2], s.val_radius) if compute_ap else None,
+        "selection": s.selection,
         "bf16": use_bf16,
         "deterministic": deterministic,
-        "compile": bool(compile),
+        "compile": bool(s.compile),
     }
 
-    with _torch_settings(dev, threads, deterministic):
-        model, optimizer = _setup(arch, hparams, seed, dev, lr, weight_decay)
-        run = _start_or_resume(workdir, fingerprint, steps, model, optimizer)
-        loss_fn = torch.compile(model.loss) if compile else model.loss
-        loss_options = _loss_options(model, commitment_weight)
-        batches = _Batches(train_images, batch_size, int(seed), dev)
-        anomalies = None
-        if compute_ap:
-            anomalies = validation_anomalies(val_images, int(seed), val_radius)[1:]
 
-        model.train()
-        losses: list[torch.Tensor] = []  # losses of the steps since the last read, on the device
-        bar = tqdm(
-            total=steps, initial=run.step, file=sys.stderr, disable=not progress,
-            desc=f"train {arch}",
+@dataclasses.dataclass
+class _Job:
+    """What the steps of one training share: settings, model, optimizer, progress, batches."""
+
+    arch: str
+    workdir: Path
+    settings: TrainSettings
+    fingerprint: dict
+    device: torch.device
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    run: _Run
+    loss_fn: Callable
+    loss_options: dict[str, float]
+    batches: _Batches
+
+
+def _start(
+    arch: str,
+    hparams: dict,
+    workdir: Path,
+    s: TrainSettings,
+    fingerprint: dict,
+    train_images: np.ndarray,
+    dev: torch.device,
+) -> _Job:
+    """The seeded (or resumed) model and optimizer, the loss and the batches of the run."""
+    model, optimizer = _setup(arch, hparams, s.seed, dev, s.lr, s.weight_decay)
+    run = _start_or_resume(workdir, fingerprint, s.steps, model, optimizer)
+    return _Job(
+        arch=arch, workdir=workdir, settings=s, fingerprint=fingerprint, device=dev,
+        model=model, optimizer=optimizer, run=run,
+        loss_fn=torch.compile(model.loss) if s.compile else model.loss,
+        loss_options=_loss_options(model, s.commitment_weight),
+        batches=_Batches(train_images, s.batch_size, int(s.seed), dev),
+    )  # fmt: skip
+
+
+def _train_steps(
+    job: _Job,
+    val_images: np.ndarray,
+    anomalies: np.ndarray | None,
+    use_bf16: bool,
+    callback: Callable[[int, torch.Tensor], None] | None,
+) -> None:
+    """Steps ``run.step + 1 .. steps``: one optimisation step each, then log/validate/save
+    when due."""
+    s, dev, run = job.settings, job.device, job.run
+    job.model.train()
+    losses: list[torch.Tensor] = []  # losses of the steps since the last read, on the device
+    bar = tqdm(
+        total=s.steps, initial=run.step, file=sys.stderr, disable=not s.progress,
+        desc=f"train {job.arch}",
+    )  # fmt: skip
+    try:
+        for step in range(run.step + 1, s.steps + 1):
+            x = job.batches(step)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
+                loss, _ = job.loss_fn(x, **job.loss_options)
+            job.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            job.optimizer.step()
+            run.step = step
+            losses.append(loss.detach())
+            bar.update(1)
+            if callback is not None:
+                callback(step, losses[-1])
+            _log_validate_save(job, step, losses, bar, val_images, anomalies)
+    finally:
+        bar.close()
+
+
+def _log_validate_save(
+    job: _Job,
+    step: int,
+    losses: list[torch.Tensor],
+    bar: tqdm,
+    val_images: np.ndarray,
+    anomalies: np.ndarray | None,
+) -> None:
+    """After ``step``: read the losses, validate and write checkpoints where due."""
+    s, run = job.settings, job.run
+    validate = bool(s.val_every) and (step % s.val_every == 0 or step == s.steps)
+    save = step % s.checkpoint_every == 0 or step == s.steps
+    if not (validate or save or step % s.log_every == 0):
+        return
+    _log_losses(job.workdir, run, losses)  # the one host sync; raises on non-finite
+    bar.set_postfix(loss=f"{run.rows[-1][1]:.4f}")
+    if validate:
+        val_loss, ap = run_validation(
+            job.model, val_images, anomalies, batch_size=s.batch_size, device=job.device,
+            loss_options=job.loss_options,
         )  # fmt: skip
-        try:
-            for step in range(run.step + 1, steps + 1):
-                x = batches(step)
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    loss, _ = loss_fn(x, **loss_options)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                run.step = step
-                losses.append(loss.detach())
-                bar.update(1)
-                if callback is not None:
-                    callback(step, losses[-1])
-
-                validate = bool(val_every) and (step % val_every == 0 or step == steps)
-                save = step % checkpoint_every == 0 or step == steps
-                if not (validate or save or step % log_every == 0):
-                    continue
-                _log_losses(workdir, run, losses)  # the one host sync; raises on non-finite
-                bar.set_postfix(loss=f"{run.rows[-1][1]:.4f}")
-                if validate:
-                    val_loss, ap = run_validation(
-                        model, val_images, anomalies, batch_size=batch_size, device=dev,
-                        loss_options=loss_options,
-                    )  # fmt: skip
-                    run.rows[-1] = (step, run.rows[-1][1], val_loss, ap)
-                    _save_improved_best(workdir, model, run, fingerprint, val_loss, ap)
-                if save:
-                    _save_last(workdir, model, optimizer, run, fingerprint)
-        finally:
-            bar.close()
-
-    _write_log(workdir / "loss.csv", run.rows)  # also when nothing was left to train
-    return _finalize(workdir, selection, model, fingerprint, steps)
+        run.rows[-1] = (step, run.rows[-1][1], val_loss, ap)
+        _save_improved_best(job.workdir, job.model, run, job.fingerprint, val_loss, ap)
+    if save:
+        _save_last(job.workdir, job.model, job.optimizer, run, job.fingerprint)
 
 
 # --------------------------------------------------------------------------------------------
 # setup, resume and checkpoints
-
-
-def _checked_images(
-    train_images: object, val_images: object, val_every: int
-) -> tuple[np.ndarray, np.ndarray]:
-    train_images = _check_images(train_images, "train_images")
-    val_images = _check_images(val_images, "val_images")
-    if len(train_images) == 0:
-        raise ValueError("train_images is empty")
-    if val_every and len(val_images) == 0:
-        raise ValueError("val_images is empty but validation is enabled (val_every > 0)")
-    if val_images.size and val_images.shape[1:] != train_images.shape[1:]:
-        raise ValueError(
-            f"val_images {val_images.shape[1:]} and train_images {train_images.shape[1:]} "
-            "differ in image size"
-        )
-    return train_images, val_images
 
 
 def _prepare_workdir(workdir: Path) -> Path:
@@ -404,3 +377,4 @@ def _setup(
     return model, optimizer
 
 
+__all__ = ["SELECTIONS", "TrainSettings", "train_model"]

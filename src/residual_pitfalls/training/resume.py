@@ -144,6 +144,19 @@ def _last_good(workdir: Path) -> str:
     return str(last_path) if last_path.exists() else "none yet"
 
 
+def _checkpoint(fingerprint: dict, state: dict, step: int, /, **extra: object) -> dict:
+    """The one layout of every checkpoint of a run: ``arch``, ``hparams``, ``state_dict``,
+    ``step``, then what the kind of checkpoint adds (``last.pt``: optimizer, best, fingerprint,
+    log; ``best_*.pt``: metric, value; ``model.pt``: selection)."""
+    return {
+        "arch": fingerprint["arch"],
+        "hparams": fingerprint["hparams"],
+        "state_dict": state,
+        "step": step,
+        **extra,
+    }
+
+
 def _save_last(
     workdir: Path,
     model: nn.Module,
@@ -160,18 +173,17 @@ def _save_last(
     _write_log(workdir / "loss.csv", run.rows)
     save_checkpoint(
         workdir / "last.pt",
-        {
-            "arch": fingerprint["arch"],
-            "hparams": fingerprint["hparams"],
-            "state_dict": _cpu_state(model),
-            "step": run.step,
-            "optimizer": optimizer.state_dict(),
-            "best": dict(run.best),
-            "fingerprint": fingerprint,
+        _checkpoint(
+            fingerprint,
+            _cpu_state(model),
+            run.step,
+            optimizer=optimizer.state_dict(),
+            best=dict(run.best),
+            fingerprint=fingerprint,
             # The log travels with the weights: a workflow manager may delete loss.csv
             # (an output of a failed job) while keeping last.pt.
-            "log": [list(r) for r in run.rows],
-        },
+            log=[list(r) for r in run.rows],
+        ),
     )
 
 
@@ -195,14 +207,7 @@ def _save_improved_best(
         run.best[name] = value
         save_checkpoint(
             workdir / f"best_{name}.pt",
-            {
-                "arch": fingerprint["arch"],
-                "hparams": fingerprint["hparams"],
-                "state_dict": _cpu_state(model),
-                "step": run.step,
-                "metric": name,
-                "value": value,
-            },
+            _checkpoint(fingerprint, _cpu_state(model), run.step, metric=name, value=value),
         )
 
 
@@ -221,16 +226,7 @@ def _finalize(
         ckpt = read_checkpoint(path)
         state, step = ckpt["state_dict"], int(ckpt["step"])
     out = workdir / "model.pt"
-    save_checkpoint(
-        out,
-        {
-            "arch": fingerprint["arch"],
-            "hparams": fingerprint["hparams"],
-            "state_dict": state,
-            "step": step,
-            "selection": selection,
-        },
-    )
+    save_checkpoint(out, _checkpoint(fingerprint, state, step, selection=selection))
     return out
 
 

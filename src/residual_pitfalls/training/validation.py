@@ -96,10 +96,10 @@ def run_validation(
     return total / len(images), val_ap
 
 
-def _wants_val_ap(val_ap: bool | None, selection: str, val_every: int) -> bool:
-    compute_ap = (selection == "best_val_ap") if val_ap is None else bool(val_ap)
+def _wants_val_ap(compute_val_ap: bool | None, selection: str, val_every: int) -> bool:
+    compute_ap = (selection == "best_val_ap") if compute_val_ap is None else bool(compute_val_ap)
     if selection == "best_val_ap" and not compute_ap:
-        raise ValueError("selection 'best_val_ap' needs val_ap=True (or None)")
+        raise ValueError("selection 'best_val_ap' needs compute_val_ap=True (or None)")
     if compute_ap and not val_every:
-        raise ValueError("val_ap requested but val_every=0")
+        raise ValueError("compute_val_ap requested but val_every=0")
     return compute_ap
