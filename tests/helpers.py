@@ -11,6 +11,13 @@ from scipy.ndimage import gaussian_filter
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 TINY = REPO / "config" / "tiny.yaml"
+
+
+def tiny_models() -> list[str]:
+    """The model keys the tiny configuration trains (config.yaml's and the overlay's)."""
+    from residual_pitfalls.cli import merged_config
+
+    return list(merged_config(REPO, [TINY])["models"])
 # The figures `all` builds on the default data (App. D's fig7/fig8 need labelled data).
 FIGURES = (
     "fig1a",

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import FIGURES, REPO, TINY, readme_csv_columns, snakemake_command
-
-from residual_pitfalls.cli import merged_config
+from helpers import FIGURES, REPO, TINY, readme_csv_columns, snakemake_command, tiny_models
 
 pytestmark = pytest.mark.workflow
 
@@ -63,7 +61,7 @@ def test_dry_run_lists_the_whole_dag(workdir):
         *FIGURES,
     ):
         assert rule in jobs, (rule, jobs)
-    n_models = len(merged_config(REPO, [TINY])["models"])  # the paper's six, the DAE, the DDPM
+    n_models = len(tiny_models())  # the paper's six, the DAE, the DDPM
     assert jobs["train_model"] == n_models and jobs["model_intensity_curve"] == 2 * n_models
 
 
