@@ -67,3 +67,24 @@ def test_the_cli_writes_then_checks(tmp_path, capsys):
     assert "stale" not in doc.read_text() and doc.read_text().startswith("A\n")
     assert main(["render-docs", *args, "--check"]) == 0
     assert "ok:" in capsys.readouterr().out
+
+
+def test_the_lesion_table_counts_detections_inside_and_outside_the_bulk(tmp_path):
+    bins = pd.DataFrame(
+        {
+            "model": ["ae"] * 3 + ["ae"] * 3,
+            "score": ["residual"] * 3 + ["ssim"] * 3,
+            "bin_left": [0.0, 40.0, 90.0] * 2,
+            "bin_right": [10.0, 50.0, 100.0] * 2,
+            "n_lesions": [2, 5, 3] * 2,
+            "n_detected": [1, 1, 3, 0, 5, 0],
+        }
+    )
+    bins.to_csv(tmp_path / "lesions_embedded_by_intensity.csv", index=False)
+    metrics = pd.DataFrame(
+        {"model": ["ae", "ae"], "score": ["residual", "ssim"], "per_image_ap": [0.2, 0.4]}
+    )
+    metrics.to_csv(tmp_path / "lesions_embedded_metrics.csv", index=False)
+    text = render_text("<!-- rendered:lesions -->\n<!-- /rendered -->", tmp_path)
+    # the residual: 1 of the 5 lesions between the 10th and 90th percentile, 4 of the 5 outside
+    assert "| ae | 1 of 5 | 4 of 5 | 0.200 | `ssim` (0.400) |" in text

@@ -101,6 +101,19 @@ def _sigma(row: pd.Series) -> str:
     )
 
 
+def _configured_mode(fig3a: pd.DataFrame, modes: dict[str, pd.DataFrame]) -> str | None:
+    """The BatchNorm mode Fig. 3(a) was computed in: the one whose matched σ it repeats."""
+    for mode, table in modes.items():
+        shared = fig3a.index.intersection(table.index)
+        if len(shared) and np.allclose(
+            fig3a.loc[shared, "matched_sigma"].astype(float),
+            table.loc[shared, "matched_sigma"].astype(float),
+            equal_nan=True,
+        ):
+            return str(mode)
+    return None
+
+
 def matched_sigma(results: Path) -> str:
     """Fig. 3(a): each model's matched blur σ, and how per-image BatchNorm moves it."""
     columns = ["model", "label", "matched_sigma", "censored", "curve"]
@@ -111,10 +124,15 @@ def matched_sigma(results: Path) -> str:
         "| model | matched σ, eval BatchNorm | matched σ, per-image BatchNorm | change |",
         "|---|---|---|---|",
     ]
+    configured = _configured_mode(fig3a, modes)
     for model, row in fig3a.iterrows():
         cells = [
             modes.get(m, pd.DataFrame()).reindex([model]).iloc[0] for m in ("eval", "per_image")
         ]
+        if (
+            model not in both["model"].values and configured
+        ):  # drawn beside the paper's (fig3_modern)
+            cells[("eval", "per_image").index(configured)] = row
         change = cells[1]["matched_sigma"] - cells[0]["matched_sigma"]
         lines.append(
             f"| {row['label']} | {_sigma(cells[0])} | {_sigma(cells[1])} | "
@@ -186,8 +204,40 @@ def scorer_profiles(results: Path) -> str:
     return "\n".join(lines)
 
 
+def lesions(results: Path, lesion_set: str = "embedded") -> str:
+    """Exp. 4: per model, the share of lesions the residual detects inside the healthy histogram's
+    bulk (10th-90th percentile) and outside it, and the scorer with the best per-image AP."""
+    bins = read_csv(
+        results,
+        f"lesions_{lesion_set}_by_intensity.csv",
+        ["model", "score", "bin_left", "bin_right", "n_lesions", "n_detected"],
+    )
+    metrics = read_csv(
+        results, f"lesions_{lesion_set}_metrics.csv", ["model", "score", "per_image_ap"]
+    )
+    lines = [
+        "| model | residual: lesions detected in the bulk | outside the bulk | residual per-image AP "
+        "| best scorer (per-image AP) |",
+        "|---|---|---|---|---|",
+    ]
+    for model, rows in metrics.groupby("model", sort=False):
+        residual = bins[(bins["model"] == model) & (bins["score"] == "residual")]
+        bulk = (residual["bin_left"] >= 10) & (residual["bin_right"] <= 90)
+        inside, outside = residual[bulk], residual[~bulk]
+        best = rows.loc[rows["per_image_ap"].idxmax()]
+        own = rows.loc[rows["score"] == "residual", "per_image_ap"]
+        lines.append(
+            f"| {model} | {inside['n_detected'].sum()} of {inside['n_lesions'].sum()} | "
+            f"{outside['n_detected'].sum()} of {outside['n_lesions'].sum()} | "
+            f"{num(own.iloc[0] if len(own) else float('nan'), 3)} | "
+            f"`{best['score']}` ({best['per_image_ap']:.3f}) |"
+        )
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[Path], str]] = {
     "headline": headline,
+    "lesions": lesions,
     "matched-sigma": matched_sigma,
     "model-errors": model_errors,
     "scores-summary": scores_summary,
