@@ -88,3 +88,16 @@ def test_the_lesion_table_counts_detections_inside_and_outside_the_bulk(tmp_path
     text = render_text("<!-- rendered:lesions -->\n<!-- /rendered -->", tmp_path)
     # the residual: 1 of the 5 lesions between the 10th and 90th percentile, 4 of the 5 outside
     assert "| ae | 1 of 5 | 4 of 5 | 0.200 | `ssim` (0.400) |" in text
+
+
+def test_the_modern_table_gives_each_models_sigma_and_ap(tmp_path):
+    pd.DataFrame(
+        {
+            "model": ["dae", "dae", "ae"],
+            "label": ["DAE", "DAE", "AE"],
+            "matched_sigma": [0.5, 0.5, 3.25],
+            "mean_ap_exp32": [0.6587, 0.6587, 0.2419],
+        }
+    ).to_csv(tmp_path / "fig3_modern.csv", index=False)
+    text = render_text("<!-- rendered:modern -->\n<!-- /rendered -->", tmp_path)
+    assert "| DAE | 0.50 | 0.659 |" in text and "| AE | 3.25 | 0.242 |" in text

@@ -235,8 +235,22 @@ def lesions(results: Path, lesion_set: str = "embedded") -> str:
     return "\n".join(lines)
 
 
+def modern(results: Path) -> str:
+    """results/fig3_modern: each model's matched blur σ (Exp. 3.1) and mean Exp. 3.2 AP."""
+    table = read_csv(
+        results, "fig3_modern.csv", ["model", "label", "matched_sigma", "mean_ap_exp32"]
+    )
+    lines = ["| model | matched σ (Exp. 3.1) | mean AP, Exp. 3.2 |", "|---|---|---|"]
+    for _, row in table.groupby("model", sort=False).first().iterrows():
+        lines.append(
+            f"| {row['label']} | {num(row['matched_sigma'])} | {num(row['mean_ap_exp32'], 3)} |"
+        )
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[Path], str]] = {
     "headline": headline,
+    "modern": modern,
     "lesions": lesions,
     "matched-sigma": matched_sigma,
     "model-errors": model_errors,
