@@ -57,7 +57,7 @@ def snakemake_command(workdir: Path, *args: str, python: str = sys.executable) -
 
 
 def run_snakemake(
-    workdir: Path, *args: str, env: dict | None = None, timeout: int = 900
+    workdir: Path, *args: str, env: dict | None = None, timeout: int = 1800
 ) -> subprocess.CompletedProcess:
     """Run snakemake and return the finished process (stdout and stderr captured as text)."""
     return subprocess.run(

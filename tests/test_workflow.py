@@ -27,7 +27,7 @@ def snakemake(
         capture_output=True,
         text=True,
         env=env,
-        timeout=900,
+        timeout=1800,
     )
     if check and result.returncode != 0:
         raise AssertionError(
