@@ -64,7 +64,7 @@ def test_an_edited_plugin_reruns_exactly_the_jobs_that_use_it(tmp_path):
     targets = [
         "results/metrics/scores/exp1/mine.parquet",
         "results/metrics/scores/exp1/residual.parquet",
-        "results/metrics/exp3_tiny_ae_healthy.parquet",
+        "results/metrics/exp3_tiny_ae_healthy_bn-eval.parquet",
     ]
     config = ["--configfile", str(TINY), str(overlay)]
 
