@@ -16,6 +16,7 @@ import pandas as pd
 import seaborn as sns
 
 from residual_pitfalls.reporting.figures import _band_curves, themed
+from residual_pitfalls.reporting.styles import model_styles
 from residual_pitfalls.reporting.summaries import model_curve_table
 
 __all__ = ["modern_curve_table", "modern_curves"]
@@ -71,9 +72,10 @@ def modern_curves(
         for label, row in summary.iterrows()
     }
     fams = {names[k]: v for k, v in (families or {}).items() if k in names}
+    looks = {names[k]: v for k, v in model_styles(table).items() if k in names}  # as every figure
     for ax, (mode, title) in zip(axes, EXPERIMENTS.items(), strict=True):
         part = table[table["mode"] == mode].assign(name=lambda t: t["label"].map(names))
-        _band_curves(ax, part, "intensity", "name", fams)
+        _band_curves(ax, part, "intensity", "name", fams, looks)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("anomaly intensity")
         ax.set_ylabel("AP")
