@@ -49,6 +49,7 @@ rule all:
         all_scores(),
         all_lesions(),
         "results/provenance.yaml",
+        SETUP_OK,
     default_target: True
 
 
@@ -56,6 +57,7 @@ rule all:
 rule paper:
     input:
         all_figures(),
+        SETUP_OK,
     localrule: True
 
 
@@ -63,5 +65,6 @@ rule paper:
 rule zoo:
     input:
         all_scores(),
+        SETUP_OK,
     localrule: True
 

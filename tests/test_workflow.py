@@ -248,7 +248,7 @@ def test_fig5_sigma_is_a_config_key_that_reruns_only_fig5(workdir, byom_run):
 # four example reconstructions of each example model (model_examples), and nothing else.
 FIGURE_ONLY = {
     "figures: {dpi: 120}": set(),
-    "figures: {cmap: viridis}": set(),
+    "figures: {cmap: viridis}": {"check_setup"},  # the colormap is checked in that job
     "figures: {font_size: 11}": set(),
     "figures: {bootstrap: 50}": set(),
     "evaluation: {example_sigma: 2.0}": set(),

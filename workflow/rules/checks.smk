@@ -1,7 +1,9 @@
 # The start-up checks that import code (residual_pitfalls.checks): user scorers, model classes,
 # hparams, the colormap. A job, so that parsing the workflow (every job re-parses it) imports no
-# torch, numba or matplotlib; every job that runs a model or a scorer waits for it (ancient: an
-# older stamp never reruns them; a changed entry reruns this check through its params).
+# torch, numba or matplotlib. `all`, `paper` and `zoo` run it (a changed entry reruns it through its
+# params); no other job takes its output as input: a job whose input is about to be rebuilt made
+# Snakemake 9 stop after this one (adding a scorer ran the check and not the scorer's own jobs),
+# and each scorer's or model's own job fails on the same code anyway.
 
 
 rule check_setup:

@@ -59,7 +59,6 @@ rule lesion_scores:
         components="results/metrics/lesions/{lesion_set}/components.csv",
         checkpoint=model_checkpoint,
         stats=model_stats,
-        setup=ancient(SETUP_OK),
         model_source=model_source,  # a bring-your-own model's or scorer's module: edits rerun it
         scorer_sources=all_scorer_sources,
     output:

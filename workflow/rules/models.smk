@@ -3,7 +3,6 @@
 
 rule train_model:
     input:
-        setup=ancient(SETUP_OK),
         train="results/data/train.npy",
         val="results/data/val.npy",
     output:
@@ -41,7 +40,6 @@ rule train_model:
 # a figure-only setting (evaluation.example_intensity) reruns only the examples and their figure.
 rule model_intensity_curve:
     input:
-        setup=ancient(SETUP_OK),
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
         checkpoint=model_checkpoint,

@@ -34,7 +34,6 @@ rule score_blur_stats:
 
 rule score_model_stats:
     input:
-        setup=ancient(SETUP_OK),
         train="results/data/train.npy",
         val="results/data/val.npy",
         checkpoint=model_checkpoint,
@@ -62,7 +61,6 @@ rule score_model_stats:
 
 rule score_exp1:
     input:
-        setup=ancient(SETUP_OK),
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
         stats=blur_stats,
@@ -91,7 +89,6 @@ rule score_exp1:
 
 rule score_textures:
     input:
-        setup=ancient(SETUP_OK),
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
         stats=blur_stats,
@@ -120,7 +117,6 @@ rule score_textures:
 
 rule score_exp3:
     input:
-        setup=ancient(SETUP_OK),
         images="results/data/test.npy",
         centres="results/data/anomaly_centres.csv",
         reconstructions=exp3_file("{model}", "{mode}", what="_reconstructions.npy"),
