@@ -19,6 +19,8 @@ def snakemake(
 ) -> subprocess.CompletedProcess:
     """Run snakemake on the repo's Snakefile in `workdir` (targets first: --configfile takes nargs)."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(workdir / ".numba")}
+    # the worked example's model class must be importable at start-up (its module is checked there)
+    pythonpath = pythonpath or str(REPO / "examples" / "byom")
     if pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
     cmd = snakemake_command(workdir, *args)

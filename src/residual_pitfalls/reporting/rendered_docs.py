@@ -161,9 +161,9 @@ def scores_summary(results: Path) -> str:
     """The scorer zoo's summary: one row per scorer, one Exp. 3.2 column per model (best in bold)."""
     table = read_csv(results, "scores_summary.csv", ["score", "blind_spot_area"])
     labels = {}
-    if (Path(results) / "fig4b.csv").is_file():
-        fig4b = read_csv(results, "fig4b.csv", ["model", "label"])
-        labels = dict(zip(fig4b["model"], fig4b["label"], strict=True))
+    if (Path(results) / "fig3a.csv").is_file():  # every model's label (fig4b has the drawn ones)
+        fig3a = read_csv(results, "fig3a.csv", ["model", "label"]).drop_duplicates("model")
+        labels = dict(zip(fig3a["model"], fig3a["label"], strict=True))
     columns = {
         "blind_spot_area": "blind-spot area ↓",
         "min_ap_sigma1": "worst AP, σ≈1",
