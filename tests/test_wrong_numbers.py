@@ -15,7 +15,7 @@ from residual_pitfalls.data.slices import build_slice_stack
 from residual_pitfalls.data.spacing import check_common_spacing, voxel_spacing
 from residual_pitfalls.data.volumes import load_volume
 from residual_pitfalls.models import reconstruct
-from residual_pitfalls.models.checks import check_model_for_evaluation
+from residual_pitfalls.models.checks import check_model_for_evaluation, evaluation_reconstructor
 
 # --------------------------------------------------------------------------- 7: voxel sizes
 
@@ -122,7 +122,7 @@ def _images(rng: np.random.Generator, n: int = 3) -> np.ndarray:
     return rng.uniform(0.2, 0.8, (n, 16, 16)).astype(np.float32)
 
 
-def test_traced_model_with_per_image_batchnorm_is_refused_naming_it(rng):
+def test_traced_model_with_per_image_batchnorm_is_refused_naming_it(rng, tmp_path):
     # a traced TorchScript model's eval and per-image curves were identical (max difference 0)
     images = _images(rng)
     torch.manual_seed(0)
@@ -142,6 +142,17 @@ def test_traced_model_with_per_image_batchnorm_is_refused_naming_it(rng):
     for model in (net, scripted):  # their BatchNorm switches: accepted
         assert not check_model_for_evaluation(model, "ok", images, batchnorm="per_image")
     assert not check_model_for_evaluation(traced, "my_traced", images, batchnorm="eval")
+    # every Exp 3/4 job gets its reconstructor through one function that runs the check
+    path = str(tmp_path / "traced.pt")
+    traced.save(path)
+    with pytest.raises(ValueError, match=r"model 'my_traced'.*per_image"):
+        evaluation_reconstructor(
+            {"checkpoint": path}, path, "my_traced", images, batch_size=4, batchnorm="per_image"
+        )
+    run = evaluation_reconstructor(
+        {"checkpoint": path}, path, "my_traced", images, batch_size=4, batchnorm="eval"
+    )
+    np.testing.assert_array_equal(run(images), reconstruct(traced, images, batch_size=4))
 
 
 def test_stochastic_model_is_seeded_and_named(rng):

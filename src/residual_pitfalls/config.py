@@ -331,15 +331,15 @@ def _check_spacing(config: Mapping, split: Mapping[str, list[Path]]) -> None:
 
 def _find_module(path: str, key: str) -> None:
     """The module of ``"pkg.module:name"`` exists (found without running it)."""
-    import importlib.util
+    from residual_pitfalls.plugins import plugin_source
 
-    module = path.partition(":")[0]
     try:
-        found = importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found:
-        raise ConfigError(f"config key '{key}': module {module!r} of {path!r} is not importable")
+        plugin_source(path)
+    except ImportError:
+        module = path.partition(":")[0]
+        raise ConfigError(
+            f"config key '{key}': module {module!r} of {path!r} is not importable"
+        ) from None
 
 
 def _check_model_files(models: Mapping) -> None:

@@ -5,7 +5,7 @@ import torch
 
 from residual_pitfalls.lesions.components import SliceStack
 from residual_pitfalls.lesions.experiment import lesion_scores
-from residual_pitfalls.models import load_configured_model, reconstruct
+from residual_pitfalls.models.checks import evaluation_reconstructor
 from residual_pitfalls.runlog import job_log
 from residual_pitfalls.scorers.registry import resolve_scorers
 from residual_pitfalls.scorers.stats import load_healthy_stats
@@ -13,13 +13,14 @@ from residual_pitfalls.scorers.stats import load_healthy_stats
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     stack = SliceStack.load(snakemake.input.stack)
-    model = load_configured_model(snakemake.params.spec, snakemake.input.checkpoint)
-    rec = reconstruct(
-        model,
+    rec = evaluation_reconstructor(  # checked like every Exp 3 job (traced model + per_image)
+        snakemake.params.spec,
+        snakemake.input.checkpoint,
+        snakemake.wildcards.model,
         stack.images,
         batch_size=snakemake.params.batch_size,
         batchnorm=snakemake.params.batchnorm,
-    )
+    )(stack.images)
     stats = snakemake.input.stats
     metrics, lesions = lesion_scores(
         stack,

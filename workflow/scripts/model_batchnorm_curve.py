@@ -1,30 +1,30 @@
 """Exp 3.1 in the BatchNorm mode the configuration does not evaluate in (for the BatchNorm
 comparison, results/fig3a_per_image_bn): AP per intensity, no recorded reconstructions."""
 
-import functools
-
 import numpy as np
 import pandas as pd
 import torch
 
 from residual_pitfalls.experiments.paper import linspace, model_intensity_curves
-from residual_pitfalls.models import load_configured_model, reconstruct
+from residual_pitfalls.models.checks import evaluation_reconstructor
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    model = load_configured_model(snakemake.params.spec, snakemake.input.checkpoint)
     images = np.load(snakemake.input.images)
+    run = evaluation_reconstructor(
+        snakemake.params.spec,
+        snakemake.input.checkpoint,
+        snakemake.wildcards.model,
+        images,
+        batch_size=snakemake.params.batch_size,
+        batchnorm=snakemake.params.batchnorm,
+    )
     centres = pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy()
     frame, _ = model_intensity_curves(
         images,
         centres,
-        functools.partial(
-            reconstruct,
-            model,
-            batch_size=snakemake.params.batch_size,
-            batchnorm=snakemake.params.batchnorm,
-        ),
+        run,
         mode=snakemake.wildcards.mode,
         radius=snakemake.params.radius,
         intensities=linspace(snakemake.params.intensity),

@@ -1,30 +1,30 @@
 """Fig. 4(a)'s examples: a model reconstructs anomalous test images with the disk at
 evaluation.example_intensity; the inputs, reconstructions and anomaly maps it draws."""
 
-import functools
-
 import numpy as np
 import pandas as pd
 import torch
 
 from residual_pitfalls.experiments.paper import model_examples
-from residual_pitfalls.models import load_configured_model, reconstruct
+from residual_pitfalls.models.checks import evaluation_reconstructor
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    model = load_configured_model(snakemake.params.spec, snakemake.input.checkpoint)
     images = np.load(snakemake.input.images)
+    run = evaluation_reconstructor(
+        snakemake.params.spec,
+        snakemake.input.checkpoint,
+        snakemake.wildcards.model,
+        images,
+        batch_size=snakemake.params.batch_size,
+        batchnorm=snakemake.params.batchnorm,
+    )
     centres = pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy()
     examples = model_examples(
         images,
         centres,
-        functools.partial(
-            reconstruct,
-            model,
-            batch_size=snakemake.params.batch_size,
-            batchnorm=snakemake.params.batchnorm,
-        ),
+        run,
         mode="anomalous",
         radius=snakemake.params.radius,
         intensity=snakemake.params.example_intensity,

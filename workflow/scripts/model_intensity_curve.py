@@ -1,34 +1,29 @@
 """Exp 3.1 / 3.2 in the configured BatchNorm mode: a model reconstructs the healthy or the anomalous
 test images; AP per intensity. Every reconstruction is recorded for the scorer zoo (score_exp3)."""
 
-import functools
-
 import numpy as np
 import pandas as pd
 import torch
 
 from residual_pitfalls.experiments.paper import linspace, model_intensity_curves
 from residual_pitfalls.experiments.zoo import RecordedReconstructions
-from residual_pitfalls.models import load_configured_model, reconstruct
-from residual_pitfalls.models.checks import check_model_for_evaluation
+from residual_pitfalls.models.checks import evaluation_reconstructor
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)  # jobs run side by side: no oversubscription
-    # a model we did not write is evaluated exactly like ours
-    model = load_configured_model(snakemake.params.spec, snakemake.input.checkpoint)
     images = np.load(snakemake.input.images)
-    # a stochastic model is named in the log; per-image BatchNorm that cannot switch is refused
-    check_model_for_evaluation(
-        model, snakemake.wildcards.model, images, batchnorm=snakemake.params.batchnorm
-    )
-    centres = pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy()
-    run = functools.partial(
-        reconstruct,
-        model,
+    # a model we did not write is evaluated exactly like ours; a stochastic model is named in the
+    # log; per-image BatchNorm that cannot switch is refused
+    run = evaluation_reconstructor(
+        snakemake.params.spec,
+        snakemake.input.checkpoint,
+        snakemake.wildcards.model,
+        images,
         batch_size=snakemake.params.batch_size,
         batchnorm=snakemake.params.batchnorm,
     )
+    centres = pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy()
     intensities = linspace(snakemake.params.intensity)
     record = RecordedReconstructions(
         run,

@@ -14,7 +14,9 @@ Two ways a model gave wrong or unrepeatable Exp. 3 numbers without a word:
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -24,6 +26,7 @@ from residual_pitfalls.models.inference import (
     EVAL_SEED,
     has_batchnorm,
     per_image_batchnorm,
+    reconstruct,
     seeded_torch,
 )
 
@@ -92,3 +95,22 @@ def check_model_for_evaluation(
             )
     model.eval()
     return stochastic
+
+
+def evaluation_reconstructor(
+    spec: dict,
+    checkpoint: str,
+    name: str,
+    images: np.ndarray,
+    *,
+    batch_size: int,
+    batchnorm: str,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A configured model, loaded and checked (:func:`check_model_for_evaluation`), as the
+    ``images -> reconstructions`` function every Exp. 3 job evaluates: one place, so no job
+    reconstructs with a model the check would refuse."""
+    from residual_pitfalls.models.registry import load_configured_model
+
+    model = load_configured_model(spec, checkpoint)
+    check_model_for_evaluation(model, name, images, batchnorm=batchnorm)
+    return functools.partial(reconstruct, model, batch_size=batch_size, batchnorm=batchnorm)
