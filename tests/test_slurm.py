@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import snakemake_command
+from helpers import snakemake_command, tiny_models
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
@@ -243,10 +243,7 @@ def test_gpu_rules_got_one_gpu_and_the_others_none(tiny_run):
         else:
             assert "--gpus" not in sub["call"] and "--gres" not in sub["call"], sub["call"]
             assert seen[jobid]["tres_per_job"] in ("", "N/A"), (jobid, seen[jobid])
-    tiny = yaml.safe_load(TINY.read_text())
-    n_models = len(
-        tiny.get("models") or yaml.safe_load((REPO / "config.yaml").read_text())["models"]
-    )
+    n_models = len(tiny_models())
     assert counts == {"train_model": n_models, "model_intensity_curve": 2 * n_models}, counts
 
 
