@@ -5,8 +5,10 @@ import gzip
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import TINY, run_snakemake
 
@@ -53,18 +55,30 @@ def test_brainweb_source_end_to_end(server, tmp_path):
     overlay = tmp_path / "brainweb.yaml"
     overlay.write_text(
         "dataset: brainweb\n"
-        f"datasets: {{brainweb: {{source: brainweb, subjects: {subjects}, seed: 0, "
+        f"datasets: {{brainweb: {{source: brainweb, subjects: {subjects}, seed: 0, augment: 1, "
         f"path: {tmp_path / 'models'}, url: '{base}/subject{{subject:02d}}.gz'}}}}\n"
     )
     work = tmp_path / "run"
     done = run_snakemake(
-        work, "results/data/test.npy", "--configfile", str(TINY), str(overlay), "--cores", "1",
-        timeout=900,
+        work, "results/data/test.npy", "results/data/train.npy", "--configfile", str(TINY),
+        str(overlay), "--cores", "1", timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     test = np.load(work / "results/data/test.npy")
-    assert test.shape == (2, 64, 64)  # the last 40 % of 5 volumes, slice 32 of each
+    # the last 40 % of the 5 subjects, each with its copy (augment: 1), slice 32 of each
+    assert test.shape == (4, 64, 64)
     assert test.min() == 0.0 and 0.1 < (test > 0).mean() < 0.9
+    sources = {
+        split: [Path(p).name for p in pd.read_csv(work / f"results/data/{split}.csv")["source"]]
+        for split in ("train", "test")
+    }
+    assert sources["test"] == ["sub-18.nii.gz", "sub-18_aug1.nii.gz", "sub-20.nii.gz",
+                               "sub-20_aug1.nii.gz"]  # fmt: skip
+    assert set(sources["train"]) == {"sub-05.nii.gz", "sub-05_aug1.nii.gz", "sub-06.nii.gz",
+                                     "sub-06_aug1.nii.gz"}  # fmt: skip
+    # a copy is the same anatomy, deformed and re-rendered: not its source's slice
+    real, copy = (test[i] > 0 for i in (0, 1))
+    assert 0.8 < 2 * (real & copy).sum() / (real.sum() + copy.sum()) < 1.0
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
         f"subject{s:02d}_crisp.rawb.gz" for s in subjects
     ]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from residual_pitfalls.data.companions import drop_companions, pair_files
 from residual_pitfalls.data.nifti import list_volumes
-from residual_pitfalls.data.split import split_volumes
+from residual_pitfalls.data.split import augmentation_source, split_volumes
 
 
 def needs_download(entry: Mapping) -> bool:
@@ -31,17 +31,24 @@ def synthetic_volumes(subjects: int) -> list[str]:
     return [f"results/data/volumes/sub-{i:04d}.nii.gz" for i in range(subjects)]
 
 
-def brainweb_volumes(subjects: Sequence[int]) -> list[str]:
-    """The files the workflow renders BrainWeb's anatomical models to (sorted subject ids)."""
-    return [f"results/data/brainweb/sub-{s:02d}.nii.gz" for s in sorted(subjects)]
+def brainweb_volumes(subjects: Sequence[int], augment: int = 0) -> list[str]:
+    """The files the workflow renders BrainWeb's anatomical models to: for each subject (sorted
+    ids) ``sub-<id>.nii.gz``, then its augmented copies ``sub-<id>_aug<k>.nii.gz``, k = 1..augment."""
+    copies = ["", *(f"_aug{k}" for k in range(1, augment + 1))]
+    return [
+        f"results/data/brainweb/sub-{s:02d}{c}.nii.gz" for s in sorted(subjects) for c in copies
+    ]
 
 
 def split_of(config: Mapping, files: Sequence[str | Path]) -> dict[str, list[Path]]:
-    """The workflow's train/val/test split of ``files`` with the config's ``split`` fractions."""
+    """The workflow's train/val/test split of ``files`` with the config's ``split`` fractions
+    (BrainWeb: by subject, each augmented copy in its source subject's split)."""
+    entry = config["datasets"][config["dataset"]]
     return split_volumes(
         [Path(f) for f in files],
         train_fraction=config["split"]["train_fraction"],
         val_fraction=config["split"]["val_fraction"],
+        group=augmentation_source if entry["source"] == "brainweb" else None,
     )
 
 
@@ -51,7 +58,7 @@ def dataset_files(config: Mapping, name: str) -> list[str]:
     if entry["source"] == "synthetic":
         return synthetic_volumes(entry["subjects"])
     if entry["source"] == "brainweb":
-        return brainweb_volumes(entry["subjects"])
+        return brainweb_volumes(entry["subjects"], entry.get("augment", 0))
     if needs_download(entry):
         return download_targets(entry)
     files = list_volumes(Path(entry["path"]), entry["pattern"])

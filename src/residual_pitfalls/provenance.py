@@ -37,7 +37,7 @@ PACKAGES = (
 # every entry, so without this a synthetic entry would show NIfTI loading options it never used.
 SOURCE_KEYS = {
     "synthetic": ("subjects", "seed", "target_mean"),
-    "brainweb": ("subjects", "seed", "path", "url", "sha256"),
+    "brainweb": ("subjects", "seed", "augment", "path", "url", "sha256"),
     "nifti": (
         "path",
         "pattern",

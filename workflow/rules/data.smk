@@ -68,6 +68,7 @@ if DATASET["source"] == "brainweb":
             url=DATASET.get("url"),
             sha256=DATASET.get("sha256", {}),
             seed=DATASET.get("seed", 0),
+            augment=DATASET["augment"],
             size=config["image_size"],
         log:
             "logs/brainweb_volumes.log",

@@ -1,4 +1,4 @@
-"""Download BrainWeb's tissue models and render them as T2-weighted NIfTI volumes."""
+"""Download BrainWeb's tissue models and render them (and their augmented copies) as T2 NIfTI."""
 
 from pathlib import Path
 
@@ -13,5 +13,6 @@ with job_log(snakemake.log[0]):
         url=snakemake.params.url,
         sha256={int(k): v for k, v in snakemake.params.sha256.items()},
         seed=snakemake.params.seed,
+        augment=snakemake.params.augment,
         size=snakemake.params.size,
     )

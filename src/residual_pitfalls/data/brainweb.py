@@ -12,7 +12,10 @@ served gzipped per subject (~56.9 MB raw, a few MB gzipped). This module
   the URL or the file;
 * renders a T2-weighted volume from a model (:func:`t2_volume`): the brain (CSF, GM, WM labels)
   with the same tissue contrast, bias field and Rician noise as the embedded synthetic brains,
-  resampled (with partial volume) to the same ``size``^3 cube and field of view, background 0.
+  resampled (with partial volume) to the same ``size``^3 cube and field of view, background 0;
+* multiplies each subject into more (:func:`subject_volumes`, ``augment: N``): N copies per
+  subject, each sampled through its own random smooth deformation
+  (:mod:`residual_pitfalls.data.augment`) with its own contrast jitter, bias field and noise.
 """
 
 from __future__ import annotations
@@ -24,9 +27,20 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from residual_pitfalls.data.augment import WarpSettings, random_warp
 from residual_pitfalls.data.download import DownloadError, download_file, sha256_of
 
-__all__ = ["SHAPE", "SUBJECTS", "URL", "BrainWebError", "fetch_models", "read_model", "t2_volume"]
+__all__ = [
+    "SHAPE",
+    "SUBJECTS",
+    "URL",
+    "BrainWebError",
+    "fetch_models",
+    "read_model",
+    "subject_volumes",
+    "t2_volume",
+    "write_volumes",
+]
 
 SUBJECTS = (4, 5, 6, 18, 20, 38, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54)
 SHAPE = (362, 434, 362)  # (z, y, x) as stored: x varies fastest
@@ -108,32 +122,40 @@ def fetch_models(
     return paths
 
 
-def t2_volume(
-    labels: np.ndarray, *, seed: int, subject: int, size: int, fov_mm: float = 208.0
-) -> np.ndarray:
-    """A T2-weighted ``size``^3 float32 volume (RAS, background exactly 0) of a label volume.
+def _grid_mm(size: int, fov_mm: float) -> np.ndarray:
+    """(3, size^3) centres of the output voxels in mm, centred on 0 (x, y, z; x slowest)."""
+    axis = (np.arange(size) - (size - 1) / 2.0) * (fov_mm / size)
+    return np.stack(np.meshgrid(axis, axis, axis, indexing="ij")).reshape(3, -1)
 
-    The tissue fractions (CSF, GM, WM) are low-passed (anti-aliasing) and resampled on a cube of
-    ``fov_mm`` centred on the model; contrast, bias field and noise are the synthetic brains'
-    (drawn from ``default_rng([seed, subject])``).
-    """
+
+def _tissue_fractions(labels: np.ndarray, step_mm: float) -> list[np.ndarray]:
+    """CSF, GM and WM fractions of a label volume, low-passed for sampling at ``step_mm``."""
+    sigma = max(0.0, (step_mm / VOXEL_MM - 1.0) / 2.0)
+    return [
+        ndimage.gaussian_filter((labels == label).astype(np.float32), sigma)
+        for label in _BRAIN_LABELS.values()
+    ]
+
+
+def _sample(fractions: list[np.ndarray], points_mm: np.ndarray) -> list[np.ndarray]:
+    """The tissue fractions at (3, n) points in mm (centred on the model), 0 outside it."""
+    centre = (np.asarray(fractions[0].shape) - 1) / 2.0
+    coords = points_mm / VOXEL_MM + centre[:, None]
+    return [
+        ndimage.map_coordinates(f, coords, order=1, mode="constant", cval=0.0) for f in fractions
+    ]
+
+
+def _render(sampled: list[np.ndarray], rng: np.random.Generator, size: int) -> np.ndarray:
+    """T2 contrast (per-tissue jitter), bias field and Rician noise from ``rng``; background 0."""
     from residual_pitfalls.data import synthetic
 
-    rng = np.random.default_rng([seed, subject])
     jitter = 1.0 + synthetic._TISSUE_JITTER * rng.standard_normal(3)
-    step = fov_mm / size
-    axis = (np.arange(size) - (size - 1) / 2.0) * step
-    centre = (np.asarray(labels.shape) - 1) / 2.0
-    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij")).reshape(3, -1)
-    coords = grid / VOXEL_MM + centre[:, None]
-    sigma = max(0.0, (step / VOXEL_MM - 1.0) / 2.0)
     clean = np.zeros(size**3)
     mask = np.zeros(size**3)
-    for (tissue, label), j in zip(_BRAIN_LABELS.items(), jitter, strict=True):
-        fraction = ndimage.gaussian_filter((labels == label).astype(np.float32), sigma)
-        sampled = ndimage.map_coordinates(fraction, coords, order=1, mode="constant", cval=0.0)
-        clean += synthetic._TISSUE_INTENSITY[tissue] * j * sampled
-        mask += sampled
+    for tissue, j, fraction in zip(_BRAIN_LABELS, jitter, sampled, strict=True):
+        clean += synthetic._TISSUE_INTENSITY[tissue] * j * fraction
+        mask += fraction
     brain = (mask >= synthetic._FOREGROUND_THRESHOLD).reshape((size,) * 3)
     bias = ndimage.zoom(rng.uniform(-1, 1, (3, 3, 3)), size / 3, order=1, mode="nearest")
     bias = 1.0 + synthetic._BIAS_AMPLITUDE * bias[:size, :size, :size]
@@ -142,6 +164,45 @@ def t2_volume(
     noisy = np.sqrt((clean.reshape((size,) * 3) * bias + n_re) ** 2 + n_im**2)
     volume = np.where(brain, np.clip(noisy, synthetic._MIN_FOREGROUND, 1.0), 0.0)
     return volume.astype(np.float32)
+
+
+def subject_volumes(
+    labels: np.ndarray,
+    *,
+    seed: int,
+    subject: int,
+    size: int,
+    copies: int = 0,
+    fov_mm: float = 208.0,
+    warp: WarpSettings | None = None,
+) -> list[np.ndarray]:
+    """The subject's T2 volume, then ``copies`` augmented copies of it (``size``^3 float32 each).
+
+    The tissue fractions (CSF, GM, WM) are low-passed (anti-aliasing) and sampled on a cube of
+    ``fov_mm`` centred on the model; contrast, bias field and noise are the synthetic brains'.
+    The real volume draws them from ``default_rng([seed, subject])``; copy ``k`` (1..copies) from
+    ``default_rng([seed, subject, k])``: first a random smooth deformation
+    (:func:`residual_pitfalls.data.augment.random_warp`, ranges ``warp``) of the sampling points,
+    then its own contrast, bias field and noise. Background exactly 0 in every volume.
+    """
+    if isinstance(copies, bool) or not isinstance(copies, int) or copies < 0:
+        raise ValueError(f"augment: expected an integer >= 0 copies per subject, got {copies!r}")
+    grid = _grid_mm(size, fov_mm)
+    fractions = _tissue_fractions(labels, fov_mm / size)
+    volumes = [_render(_sample(fractions, grid), np.random.default_rng([seed, subject]), size)]
+    for copy in range(1, copies + 1):
+        rng = np.random.default_rng([seed, subject, copy])
+        points = random_warp(rng, fov_mm, warp or WarpSettings())(grid)
+        volumes.append(_render(_sample(fractions, points), rng, size))
+    return volumes
+
+
+def t2_volume(
+    labels: np.ndarray, *, seed: int, subject: int, size: int, fov_mm: float = 208.0
+) -> np.ndarray:
+    """A T2-weighted ``size``^3 float32 volume (RAS, background exactly 0) of a label volume
+    (the real subject of :func:`subject_volumes`)."""
+    return subject_volumes(labels, seed=seed, subject=subject, size=size, fov_mm=fov_mm)[0]
 
 
 def write_volumes(
@@ -153,19 +214,31 @@ def write_volumes(
     sha256: dict[int, str],
     seed: int,
     size: int,
+    augment: int = 0,
     progress: bool = True,
 ) -> None:
-    """Fetch the models of ``subjects`` into ``models`` and write their T2 volumes to ``paths``."""
+    """Fetch the models of ``subjects`` into ``models`` and write their T2 volumes to ``paths``:
+    for each subject in turn, its own volume, then its ``augment`` copies (``1 + augment`` paths
+    per subject, as :func:`residual_pitfalls.layout.brainweb_volumes` lists them)."""
     import nibabel as nib
     from tqdm.auto import tqdm
 
+    per = 1 + augment
+    if len(paths) != per * len(subjects):
+        raise ValueError(
+            f"{len(paths)} output paths for {len(subjects)} BrainWeb subjects with augment "
+            f"{augment}: expected {per * len(subjects)} (each subject, then its copies)"
+        )
     files = fetch_models(subjects, models, url=url or URL, sha256=sha256, progress=progress)
     step = 208.0 / size
     affine = np.diag([step, step, step, 1.0])
     affine[:3, 3] = -(size - 1) / 2.0 * step
-    for path, subject, model in tqdm(
-        list(zip(paths, subjects, files, strict=True)), desc="BrainWeb T2", disable=not progress
+    for i, (subject, model) in enumerate(
+        tqdm(list(zip(subjects, files, strict=True)), desc="BrainWeb T2", disable=not progress)
     ):
-        volume = t2_volume(read_model(model), seed=seed, subject=subject, size=size)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        nib.save(nib.Nifti1Image(volume, affine), str(path))
+        volumes = subject_volumes(
+            read_model(model), seed=seed, subject=subject, size=size, copies=augment
+        )
+        for path, volume in zip(paths[i * per : (i + 1) * per], volumes, strict=True):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            nib.save(nib.Nifti1Image(volume, affine), str(path))

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["split_volumes"]
+__all__ = ["augmentation_source", "split_volumes"]
+
+_COPY = re.compile(r"_aug[0-9]+(?=\.[^/]*$)")
+
+
+def augmentation_source(path: Path) -> str:
+    """The file an augmented copy ``<name>_aug<k>.<ext>`` was made from (``<name>.<ext>``, as a
+    posix path); any other file is its own source."""
+    return _COPY.sub("", Path(path).as_posix(), count=1)
 
 
 def _split_counts(n: int, train_fraction: float, val_fraction: float) -> dict[str, int]:
@@ -42,14 +51,23 @@ def _refuse_duplicates(files: Sequence[Path]) -> None:
 
 
 def split_volumes(
-    files: Sequence[Path], *, train_fraction: float = 0.6, val_fraction: float = 0.05
+    files: Sequence[Path],
+    *,
+    train_fraction: float = 0.6,
+    val_fraction: float = 0.05,
+    group: Callable[[Path], str] | None = None,
 ) -> dict[str, list[Path]]:
     """Deterministic, non-destructive split (SPEC 1.2): ``{'train', 'val', 'test'}`` -> paths.
 
     The files are sorted by path (so the input order does not matter); the first
     ``int(n * train_fraction)`` form the training pool and the rest the test set; the first
     ``max(1, int(n_pool * val_fraction))`` of the pool (none if ``val_fraction == 0``) are the
-    validation set. The three splits are disjoint (checked). Raises ValueError for fractions
+    validation set. The three splits are disjoint (checked).
+
+    ``group`` (e.g. :func:`augmentation_source`) maps a file to the subject it shows: then the
+    sorted subjects are split as above and every file goes to its subject's split, so the
+    augmented copies of a subject share its split (never training anatomy in the test set), and
+    the real subjects' split does not depend on how many copies there are. Raises ValueError for fractions
     outside their ranges, two paths of one file (after resolving symlinks; names both paths),
     or too few files for every split to hold at least one volume (names the config keys
     ``split.train_fraction``/``split.val_fraction``, the counts and the minimum needed).
@@ -60,21 +78,26 @@ def split_volumes(
         raise ValueError(f"split.val_fraction must be in [0, 1), got {val_fraction!r}")
     ordered = sorted((Path(f) for f in files), key=lambda p: p.as_posix())
     _refuse_duplicates(ordered)
-    counts = _split_counts(len(ordered), train_fraction, val_fraction)
+    keys = [group(p) if group else p.as_posix() for p in ordered]
+    units = sorted(set(keys))  # the subjects (without `group`: the files)
+    what = "subjects (each with its augmented copies)" if group else "volumes"
+    counts = _split_counts(len(units), train_fraction, val_fraction)
     short = _short_splits(counts, val_fraction)
     if short:
         need = _min_volumes_for_split(train_fraction, val_fraction)
         raise ValueError(
-            f"{len(ordered)} volumes are too few for split.train_fraction={train_fraction}, "
+            f"{len(units)} {what} are too few for split.train_fraction={train_fraction}, "
             f"split.val_fraction={val_fraction}: the split would be train={counts['train']}, "
             f"val={counts['val']}, test={counts['test']} (fewer than one volume: "
-            f"{', '.join(short)}); need at least {need} volumes, or change these keys"
+            f"{', '.join(short)}); need at least {need} {what.split()[0]}, or change these keys"
         )
     n_val, n_pool = counts["val"], counts["val"] + counts["train"]
+    part_of = {unit: "val" for unit in units[:n_val]}
+    part_of.update({unit: "train" for unit in units[n_val:n_pool]})
+    part_of.update({unit: "test" for unit in units[n_pool:]})
     split = {
-        "train": ordered[n_val:n_pool],
-        "val": ordered[:n_val],
-        "test": ordered[n_pool:],
+        part: [p for p, key in zip(ordered, keys, strict=True) if part_of[key] == part]
+        for part in ("train", "val", "test")
     }
     # a volume in two splits would leak test data into training: never let it through
     if sum(map(len, split.values())) != len({p for part in split.values() for p in part}):
