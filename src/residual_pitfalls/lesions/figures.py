@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from residual_pitfalls.reporting.figures import themed  # noqa: E402
+from residual_pitfalls.reporting.theme import themed  # noqa: E402
 
 METRIC_LABELS = {
     "per_image_ap": "per-image AP",
