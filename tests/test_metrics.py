@@ -339,6 +339,28 @@ def test_sweep_zero_scores_and_signed_zero_negatives() -> None:
     assert _sweep_vs_sklearn(np.zeros(100, np.float32), pos, intensities) <= TOL
 
 
+@pytest.mark.parametrize("counting", ["_intensity_aps_by_table", "_intensity_aps_by_scan"])
+def test_both_intensity_kernels_match_sklearn_on_the_same_float32_maps(counting: str) -> None:
+    """The bucket-table and the monotone-scan entry points, each forced on the same float32
+    negatives (ties, exact and signed zeros, all zeros, none), equal sklearn: the public function
+    picks one by dtype, so without this each is checked on other data only."""
+    rng = np.random.default_rng(12)
+    grid = np.round(rng.random(600) * 64) / 64
+    for neg in (
+        np.r_[np.zeros(100), np.full(20, -0.0), grid].astype(np.float32),
+        rng.random(5000).astype(np.float32),
+        np.zeros(50, np.float32),
+        np.zeros(0, np.float32),
+    ):
+        pos = np.sort(np.r_[grid[:40], rng.random(40)].astype(np.float32))
+        intensities = np.r_[np.linspace(0, 1, 17), pos[:3]].astype(np.float32)
+        got = np.zeros(intensities.size)
+        getattr(kernels, counting)(neg, pos, intensities, got)
+        labels = np.r_[np.zeros(neg.size, bool), np.ones(pos.size, bool)]
+        expected = [_ref(labels, np.r_[neg, np.abs(pos - t)]) for t in intensities]
+        assert np.max(np.abs(got - expected)) <= TOL
+
+
 def test_sweep_rejects_bad_input() -> None:
     pos = np.array([0.2, 0.4], dtype=np.float32)
     with pytest.raises(ValueError, match="pos_values must be float32"):
