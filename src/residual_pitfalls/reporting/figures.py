@@ -97,20 +97,14 @@ def plot_brain_histogram(
     centres, edges = _bin_edges(hist)
     # One weighted sample per bin centre on the table's own edges: each bar is that bin's count.
     sns.histplot(x=centres, weights=hist["count"].to_numpy(), bins=edges, ax=ax, linewidth=0)
-    ax.axvline(
-        summary["mean"],
-        color="black",
-        linestyle="--",
-        linewidth=1,
-        label=f"mean {summary['mean']:.3f}",
-    )
-    ax.axvline(
-        summary["mode"],
-        color="tab:red",
-        linestyle=":",
-        linewidth=1.2,
-        label=f"mode {summary['mode']:.3f}",
-    )
+    for stat, colour, linestyle, width in (
+        ("mean", "black", "--", 1),
+        ("mode", "tab:red", ":", 1.2),
+    ):
+        value = summary[stat]
+        ax.axvline(
+            value, color=colour, linestyle=linestyle, linewidth=width, label=f"{stat} {value:.3f}"
+        )
     ax.set_xlim(0, 1)
     ax.set_xlabel("intensity")
     ax.set_ylabel("frequency (brain pixels)")
