@@ -172,23 +172,30 @@ def _band_curves(
         )
 
 
+def _reference_curve(ax: plt.Axes, data: pd.DataFrame, x: str, label: str, **line) -> None:
+    """A black reference curve (column ap vs `x`) drawn below the bands: Fig. 2's matched Exp 1
+    row, Fig. 3(a)'s matched blur. `line`: line style keywords (linestyle, linewidth)."""
+    sns.lineplot(
+        data=data,
+        x=x,
+        y="ap",
+        ax=ax,
+        estimator=None,  # the rows are already the means: draw them as they are
+        legend=False,
+        color="black",
+        zorder=2,
+        label=label,
+        **line,
+    )
+
+
 @themed
 def texture_curves(curves: pd.DataFrame, matched: pd.DataFrame, style: Mapping) -> plt.Figure:
     """Fig. 2: AP vs sigma per texture anomaly (+ band) and the best-matching Exp 1 intensity row."""
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     _band_curves(ax, curves, "sigma", "label")
-    sns.lineplot(
-        data=matched,
-        x="sigma",
-        y="ap",
-        ax=ax,
-        estimator=None,
-        legend=False,
-        color="black",
-        linestyle="-.",
-        zorder=2,
-        label=f"Exp. 1: intensity {matched['intensity'].iloc[0]:.2f}",
-    )
+    label = f"Exp. 1: intensity {matched['intensity'].iloc[0]:.2f}"
+    _reference_curve(ax, matched, "sigma", label, linestyle="-.")
     ax.axvline(SIGMA_MARK, **_sigma_mark("tab:red"))
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(SIGMA_AXIS)
@@ -217,18 +224,13 @@ def model_curves(
         # Models that match the same blur share one curve (identical rows) and one legend entry.
         for i, (sigma, part) in enumerate(matched.groupby("sigma", sort=False)):
             models = ", ".join(dict.fromkeys(part["matched_to"]))
-            sns.lineplot(
-                data=part[part["matched_to"] == part["matched_to"].iloc[0]],
-                x="intensity",
-                y="ap",
-                ax=ax,
-                estimator=None,
-                legend=False,
-                color="black",
-                linewidth=1,
+            _reference_curve(
+                ax,
+                part[part["matched_to"] == part["matched_to"].iloc[0]],
+                "intensity",
+                f"Gaussian blur σ = {sigma:.2f} px (matches {models})",
                 linestyle=(":", (0, (3, 2)), "-.")[i % 3],
-                zorder=2,
-                label=f"Gaussian blur σ = {sigma:.2f} px (matches {models})",
+                linewidth=1,
             )
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("anomaly intensity")
