@@ -167,7 +167,7 @@ def test_model_curves_score_the_recorded_reconstructions(tmp_path, mode):
         )
 
 
-def test_recorder_and_scorer_aps_reject_a_wrong_number_of_reconstructions(tmp_path):
+def test_recorder_and_scored_model_curves_reject_a_wrong_number_of_reconstructions(tmp_path):
     images = brain_slices(2, 24, seed=9)
     centres = anomaly_centres(images, seed=0)
     record = RecordedReconstructions(
