@@ -9,7 +9,7 @@ sigma) for sigma in {0.5, 1, 2, 5}) it measures, in one run:
 
 * sklearn ``average_precision_score`` per map (K intensities per cell);
 * the general fast path ``average_precision`` per map (the same maps);
-* the Exp 1 path ``average_precision_intensity_sweep`` with the paper's 100 intensities per call
+* the Exp 1 path ``average_precision_per_intensity`` with the paper's 100 intensities per call
   (including extracting and sorting the cell's scores), per AP;
 * ``scipy.ndimage.gaussian_filter`` per (image, sigma), over the paper's whole sigma grid.
 
@@ -31,7 +31,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from sklearn.metrics import average_precision_score
 
-from residual_pitfalls.metrics.ap import average_precision, average_precision_intensity_sweep
+from residual_pitfalls.metrics.ap import average_precision, average_precision_per_intensity
 
 SIGMAS = (0.5, 1.0, 2.0, 5.0)
 INTENSITIES = np.linspace(0.0, 1.0, 100)  # the paper's intensity grid
@@ -85,18 +85,16 @@ def _max_diffs(
 ) -> tuple[float, float]:
     """Largest |AP - sklearn| of the Exp 1 path and of the general path over the checked
     intensities of one (image, reconstruction, label) cell."""
-    aps = average_precision_intensity_sweep(
-        np.abs(recon - image)[~label], recon[label], INTENSITIES
-    )
-    d_sweep = d_general = 0.0
+    aps = average_precision_per_intensity(np.abs(recon - image)[~label], recon[label], INTENSITIES)
+    d_per_intensity = d_general = 0.0
     for k in checked:
         anomalous = image.copy()
         anomalous[label] = np.float32(INTENSITIES[k])
         residual = np.abs(recon - anomalous)
         ref = average_precision_score(label.reshape(-1), residual.reshape(-1))
-        d_sweep = max(d_sweep, abs(aps[k] - ref))
+        d_per_intensity = max(d_per_intensity, abs(aps[k] - ref))
         d_general = max(d_general, abs(average_precision(label, residual) - ref))
-    return d_sweep, d_general
+    return d_per_intensity, d_general
 
 
 def main() -> None:
@@ -124,14 +122,14 @@ def main() -> None:
     img, lab = images[0], labels[0]
     recon = gaussian_filter(img, 1.0)
     start = time.perf_counter()
-    average_precision_intensity_sweep(np.abs(recon - img)[~lab], recon[lab], INTENSITIES)
+    average_precision_per_intensity(np.abs(recon - img)[~lab], recon[lab], INTENSITIES)
     average_precision(lab, np.abs(recon - img))
     print(f"first calls (JIT compile or cache load): {time.perf_counter() - start:.2f} s\n")
 
     rows = []
-    diff_sweep = diff_general = 0.0
+    diff_per_intensity = diff_general = 0.0
     for sigma in SIGMAS:
-        t_sk, t_gen, t_sweep, t_call = [], [], [], []
+        t_sk, t_gen, t_per_intensity, t_call = [], [], [], []
         for img, lab in zip(images, labels, strict=True):
             recon = gaussian_filter(img, sigma)
 
@@ -140,13 +138,13 @@ def main() -> None:
 
             neg_scores, pos_values = extract()
 
-            def sweep(n=neg_scores, p=pos_values) -> np.ndarray:
-                return average_precision_intensity_sweep(n, p, INTENSITIES)
+            def per_intensity(n=neg_scores, p=pos_values) -> np.ndarray:
+                return average_precision_per_intensity(n, p, INTENSITIES)
 
-            aps = sweep()
-            call = _median_time(sweep, 5)
+            aps = per_intensity()
+            call = _median_time(per_intensity, 5)
             t_call.append(call / len(INTENSITIES))
-            t_sweep.append((_median_time(extract, 5) + call) / len(INTENSITIES))
+            t_per_intensity.append((_median_time(extract, 5) + call) / len(INTENSITIES))
             for k in checked:
                 anomalous = img.copy()
                 anomalous[lab] = np.float32(INTENSITIES[k])
@@ -157,9 +155,11 @@ def main() -> None:
                 )
                 t_gen.append(_median_time(lambda y=lab, s=residual: average_precision(y, s), 5))
                 ref = average_precision_score(flat_lab, flat_res)
-                diff_sweep = max(diff_sweep, abs(aps[k] - ref))
+                diff_per_intensity = max(diff_per_intensity, abs(aps[k] - ref))
                 diff_general = max(diff_general, abs(average_precision(lab, residual) - ref))
-        rows.append((f"{sigma:.2f}", *(np.median(t) for t in (t_sk, t_gen, t_sweep, t_call))))
+        rows.append(
+            (f"{sigma:.2f}", *(np.median(t) for t in (t_sk, t_gen, t_per_intensity, t_call)))
+        )
     # not timed, but checked: sigma = 0 (every normal pixel scores exactly 0, one big tie) and
     # maps whose image and reconstruction sit on an 8-bit grid (ties among both classes)
     n_hard = 0
@@ -170,11 +170,14 @@ def main() -> None:
             recon = np.round(gaussian_filter(grid_img, sigma) * 255).astype(np.float32) / 255
             cases.append((grid_img, recon))
         for image, recon in cases:
-            d_sweep, d_general = _max_diffs(image, recon, lab, checked)
-            diff_sweep, diff_general = max(diff_sweep, d_sweep), max(diff_general, d_general)
+            d_per_intensity, d_general = _max_diffs(image, recon, lab, checked)
+            diff_per_intensity, diff_general = (
+                max(diff_per_intensity, d_per_intensity),
+                max(diff_general, d_general),
+            )
             n_hard += len(checked)
     rows.append(("mean", *np.mean([r[1:] for r in rows], axis=0)))
-    _, sk_ap, gen_ap, sweep_ap, _ = rows[-1]
+    _, sk_ap, gen_ap, per_intensity_ap, _ = rows[-1]
 
     print(
         f"{'sigma':>6} {'sklearn/map':>12} {'general/map':>12} {'Exp1/AP':>10} "
@@ -186,8 +189,8 @@ def main() -> None:
             f"{call * 1e6:>7.2f} us {sk / gen:>7.1f} {sk / sw:>7.0f}"
         )
     print(
-        "Exp1/AP: per (image, sigma), |recon - image|[~label], recon[label] and one sweep call "
-        "over 100 intensities, / 100; call/AP: the sweep call alone"
+        "Exp1/AP: per (image, sigma), |recon - image|[~label], recon[label] and one average_precision_per_intensity call "
+        "over 100 intensities, / 100; call/AP: that call alone"
     )
     n_checked = len(images) * len(SIGMAS) * len(checked)
     print(
@@ -195,14 +198,14 @@ def main() -> None:
         "ties (sigma = 0, and image and reconstruction on an 8-bit grid at sigma 0 and above)\n"
     )
 
-    # full paper grid on one core: one blur per (image, sigma) + 100 APs from one sweep call
+    # full paper grid on one core: one blur per (image, sigma) + 100 APs from one per-intensity call
     t_blur = np.mean(
         [_median_time(lambda s=s: gaussian_filter(images[0], s), 3) for s in SIGMA_GRID]
     )
     n_cells = PAPER_IMAGES * len(SIGMA_GRID)
     n_aps = n_cells * len(INTENSITIES)
     blur_min = n_cells * t_blur / 60
-    ap_min = n_aps * sweep_ap / 60
+    ap_min = n_aps * per_intensity_ap / 60
     print(f"gaussian_filter per (image, sigma), mean over the sigma grid: {t_blur * 1e3:.2f} ms")
     print(
         f"projected full Exp 1 grid ({PAPER_IMAGES} x {len(SIGMA_GRID)} x {len(INTENSITIES)} = "
@@ -214,7 +217,7 @@ def main() -> None:
         f"general path: speedup vs sklearn: {sk_ap / gen_ap:.1f}x, max abs diff {diff_general:.1e}"
     )
     print(
-        f"speedup vs sklearn: {sk_ap / sweep_ap:.0f}x, max abs diff {diff_sweep:.1e} "
+        f"speedup vs sklearn: {sk_ap / per_intensity_ap:.0f}x, max abs diff {diff_per_intensity:.1e} "
         "(sigma = 0 and tied scores included)"
     )
 

@@ -4,6 +4,7 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
 
+from residual_pitfalls.lesions.figures import lesion_detection
 from residual_pitfalls.reporting import figures
 from residual_pitfalls.reporting.batchnorm_figure import batchnorm_facets
 from residual_pitfalls.reporting.styles import model_style, scorer_palette
@@ -112,3 +113,32 @@ def test_batchnorm_figure_has_one_panel_per_model_with_both_modes_and_their_blur
     assert ax.get_title() == "AE128\nσ 3.00 → ≥ 5.00"
     assert len(ax.get_lines()) == 4  # eval, its blur, per-image, its blur
     assert mcolors.to_hex(ax.get_lines()[0].get_color()) == model_style("ae128")[0]
+
+
+def test_exp4_detection_figure_draws_each_model_in_its_own_style():
+    """Exp 4's detection rate per model used matplotlib's tab10 in table order: a model changed
+    colour with the set of models. Now its colour and marker are those of Figs. 3-4."""
+    rows = [
+        {"model": m, "score": s, "bin_left": b, "bin_right": b + 20,
+         "detection_rate": (b + i) / 100, "predicted_ap": (b + 2 * i) / 100}
+        for i, m in enumerate(["vqvae", "mine", "ae128"])
+        for s in ("residual", "ssim")
+        for b in range(0, 100, 20)
+    ]  # fmt: skip
+    table = pd.DataFrame(rows)
+    fig = lesion_detection(table, STYLE, "t")
+    for ax, score in zip(fig.axes, ("residual", "ssim"), strict=False):
+        for model in ("vqvae", "mine", "ae128"):
+            colour, marker = model_style(model)
+            part = table[(table["model"] == model) & (table["score"] == score)]
+            solid, dashed = [
+                line for line in ax.get_lines() if mcolors.to_hex(line.get_color()) == colour
+            ]
+            assert solid.get_label() == model and solid.get_marker() == marker
+            np.testing.assert_array_equal(solid.get_ydata(), part["detection_rate"])
+            np.testing.assert_array_equal(dashed.get_ydata(), part["predicted_ap"])
+            assert dashed.get_linestyle() == "--"
+    alone = lesion_detection(table[table["model"] == "ae128"], STYLE, "t")
+    assert {mcolors.to_hex(line.get_color()) for line in alone.axes[0].get_lines()} == {
+        model_style("ae128")[0]
+    }

@@ -12,7 +12,7 @@ from matplotlib.collections import PolyCollection, QuadMesh
 from matplotlib.colors import to_rgb
 from matplotlib.patches import Rectangle
 
-from residual_pitfalls.reporting import figures
+from residual_pitfalls.reporting import figures, theme
 
 STYLE = {"dpi": 80, "cmap": "coolwarm", "font_size": 13, "bootstrap": 10}
 
@@ -28,7 +28,7 @@ def bars(ax) -> list[Rectangle]:
 
 def test_theme_sets_font_and_palette_only_inside_the_block():
     before = plt.rcParams["font.size"], plt.rcParams["axes.prop_cycle"]
-    with figures.figure_theme(13):
+    with theme.figure_theme(13):
         assert plt.rcParams["font.size"] == pytest.approx(13)
         colours = [c["color"] for c in plt.rcParams["axes.prop_cycle"]]
         assert [to_rgb(c) for c in colours] == [to_rgb(c) for c in sns.color_palette("colorblind")]

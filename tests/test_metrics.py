@@ -18,7 +18,7 @@ from residual_pitfalls.metrics.ap import (
     NoPositivesWarning,
     average_precision,
     average_precision_batch,
-    average_precision_intensity_sweep,
+    average_precision_per_intensity,
     average_precision_reference,
 )
 
@@ -187,10 +187,10 @@ def test_batch_rejects_bad_shapes() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# intensity sweep
+# one map's APs per intensity (average_precision_per_intensity)
 
 
-def _sweep_oracle(
+def _per_intensity_oracle(
     recon: np.ndarray, image: np.ndarray, label: np.ndarray, intensities: np.ndarray
 ) -> np.ndarray:
     """Build every anomalous image and its full map, then ask sklearn (what the paper does)."""
@@ -202,9 +202,11 @@ def _sweep_oracle(
     return np.array(out)
 
 
-def _sweep(recon: np.ndarray, image: np.ndarray, label: np.ndarray, intensities) -> np.ndarray:
+def _aps_per_intensity(
+    recon: np.ndarray, image: np.ndarray, label: np.ndarray, intensities
+) -> np.ndarray:
     neg_scores = np.abs(recon - image)[~label]
-    return average_precision_intensity_sweep(neg_scores, recon[label], intensities)
+    return average_precision_per_intensity(neg_scores, recon[label], intensities)
 
 
 def _tricky_intensities(recon: np.ndarray, image: np.ndarray, label: np.ndarray) -> np.ndarray:
@@ -219,7 +221,7 @@ def _tricky_intensities(recon: np.ndarray, image: np.ndarray, label: np.ndarray)
     return np.concatenate([np.linspace(0, 1, 12), np.array(hits, dtype=np.float32)])
 
 
-def test_sweep_matches_full_maps_with_exact_ties() -> None:
+def test_per_intensity_matches_full_maps_with_exact_ties() -> None:
     """Dyadic values make |p - I| hit other positives' and negatives' scores exactly."""
     rng = np.random.default_rng(6)
     for _ in range(6):
@@ -229,13 +231,13 @@ def test_sweep_matches_full_maps_with_exact_ties() -> None:
         intensities = np.concatenate(
             [np.arange(0, 17) / 16, _tricky_intensities(recon, image, label)]
         )
-        got = _sweep(recon, image, label, intensities)
+        got = _aps_per_intensity(recon, image, label, intensities)
         assert got.shape == intensities.shape
         assert got.dtype == np.float64
-        assert np.max(np.abs(got - _sweep_oracle(recon, image, label, intensities))) <= TOL
+        assert np.max(np.abs(got - _per_intensity_oracle(recon, image, label, intensities))) <= TOL
 
 
-def test_sweep_matches_full_maps_on_random_continuous_images() -> None:
+def test_per_intensity_matches_full_maps_on_random_continuous_images() -> None:
     rng = np.random.default_rng(7)
     for size in (5, 17, 40):
         image = rng.random((size, size)).astype(np.float32)
@@ -245,8 +247,8 @@ def test_sweep_matches_full_maps_on_random_continuous_images() -> None:
         if not label.any():
             label.flat[np.argmax(image)] = True
         intensities = _tricky_intensities(recon, image, label)
-        got = _sweep(recon, image, label, intensities)
-        assert np.max(np.abs(got - _sweep_oracle(recon, image, label, intensities))) <= TOL
+        got = _aps_per_intensity(recon, image, label, intensities)
+        assert np.max(np.abs(got - _per_intensity_oracle(recon, image, label, intensities))) <= TOL
 
 
 def _disk_label(image: np.ndarray, centre: tuple[int, int], radius: int = 20) -> np.ndarray:
@@ -256,7 +258,7 @@ def _disk_label(image: np.ndarray, centre: tuple[int, int], radius: int = 20) ->
 
 
 @pytest.mark.parametrize("sigma", [0.0, 0.6, 2.0, 5.0])
-def test_sweep_matches_full_maps_on_a_realistic_cell(sigma: float) -> None:
+def test_per_intensity_matches_full_maps_on_a_realistic_cell(sigma: float) -> None:
     """256x256 smooth brain, radius-20 disk inside the foreground, gaussian blur as recon."""
     image = brain_slices(1, 256, seed=8)[0]
     label = _disk_label(image, (120, 100))
@@ -265,8 +267,8 @@ def test_sweep_matches_full_maps_on_a_realistic_cell(sigma: float) -> None:
     intensities = np.concatenate(
         [np.linspace(0, 1, 100)[::14], recon[label][:2], [recon[label].max()]]
     )
-    got = _sweep(recon, image, label, intensities)
-    assert np.max(np.abs(got - _sweep_oracle(recon, image, label, intensities))) <= TOL
+    got = _aps_per_intensity(recon, image, label, intensities)
+    assert np.max(np.abs(got - _per_intensity_oracle(recon, image, label, intensities))) <= TOL
     # the general path on the same maps
     anomalous = image.copy()
     anomalous[label] = np.float32(intensities[3])
@@ -274,81 +276,103 @@ def test_sweep_matches_full_maps_on_a_realistic_cell(sigma: float) -> None:
     assert abs(average_precision(label, residual) - got[3]) <= TOL
 
 
-def test_sweep_with_a_disk_at_the_brain_edge_and_float64_negatives() -> None:
+def test_per_intensity_with_a_disk_at_the_brain_edge_and_float64_negatives() -> None:
     image = brain_slices(1, 64, seed=9)[0]
     fg = np.argwhere(image > 0)
     label = _disk_label(image, tuple(fg[0]), radius=6)  # topmost brain pixel: a partial disk
     recon = gaussian_filter(image, 1.5)
     intensities = _tricky_intensities(recon, image, label)
     neg64 = np.abs(recon - image)[~label].astype(np.float64)
-    got = average_precision_intensity_sweep(neg64, recon[label], intensities)
-    assert np.max(np.abs(got - _sweep_oracle(recon, image, label, intensities))) <= TOL
+    got = average_precision_per_intensity(neg64, recon[label], intensities)
+    assert np.max(np.abs(got - _per_intensity_oracle(recon, image, label, intensities))) <= TOL
 
 
-def test_sweep_float64_pos_values_use_float64_scores() -> None:
+def test_per_intensity_float64_pos_values_use_float64_scores() -> None:
     rng = np.random.default_rng(10)
     neg = rng.random(500)
     pos = rng.random(40)
     intensities = np.array([0.0, 0.3, pos[5], 1.0])
-    got = average_precision_intensity_sweep(neg, pos, intensities)
+    got = average_precision_per_intensity(neg, pos, intensities)
     labels = np.r_[np.zeros(500, bool), np.ones(40, bool)]
     expected = [_ref(labels, np.r_[neg, np.abs(pos - t)]) for t in intensities]
     assert np.max(np.abs(got - expected)) <= TOL
 
 
-def test_sweep_corner_cases() -> None:
+def test_per_intensity_corner_cases() -> None:
     pos = np.array([0.25, 0.5, 0.5], dtype=np.float32)
     # no negatives: every positive is ranked above every negative
-    assert np.array_equal(average_precision_intensity_sweep([], pos, [0.0, 0.5]), [1.0, 1.0])
+    assert np.array_equal(average_precision_per_intensity([], pos, [0.0, 0.5]), [1.0, 1.0])
     # no intensities
-    assert average_precision_intensity_sweep([0.1], pos, []).shape == (0,)
+    assert average_precision_per_intensity([0.1], pos, []).shape == (0,)
     # no positives: sklearn's 0.0, with its warning
     with pytest.warns(NoPositivesWarning):
-        out = average_precision_intensity_sweep([0.1, 0.2], np.array([], np.float32), [0.1, 0.9])
+        out = average_precision_per_intensity([0.1, 0.2], np.array([], np.float32), [0.1, 0.9])
     assert np.array_equal(out, [0.0, 0.0])
     # one negative and one positive, tied at 0
-    single = average_precision_intensity_sweep([0.0], np.array([0.5], np.float32), [0.5])
+    single = average_precision_per_intensity([0.0], np.array([0.5], np.float32), [0.5])
     assert single[0] == pytest.approx(_ref(np.array([0, 1]), np.array([0.0, 0.0])), abs=TOL)
 
 
-def _sweep_vs_sklearn(neg: np.ndarray, pos: np.ndarray, intensities: np.ndarray) -> float:
-    """Max abs difference of the sweep to sklearn on the concatenated maps."""
-    got = average_precision_intensity_sweep(neg, pos, intensities)
+def _per_intensity_vs_sklearn(neg: np.ndarray, pos: np.ndarray, intensities: np.ndarray) -> float:
+    """Max abs difference of the APs per intensity to sklearn on the concatenated maps."""
+    got = average_precision_per_intensity(neg, pos, intensities)
     labels = np.r_[np.zeros(neg.size, bool), np.ones(pos.size, bool)]
     expected = [_ref(labels, np.r_[neg, np.abs(pos - pos.dtype.type(t))]) for t in intensities]
     return float(np.max(np.abs(got - expected)))
 
 
-def test_sweep_long_runs_of_equal_negatives() -> None:
+def test_per_intensity_long_runs_of_equal_negatives() -> None:
     """Many equal negatives just below, at and above positive scores (long equal runs)."""
     u = np.float32(0.3)
     up = np.nextafter(u, np.float32(1))
     neg = np.r_[np.full(300, u), np.full(40, up), [1e-3, 0.05, 0.9]].astype(np.float32)
     pos = np.array([np.nextafter(up, np.float32(1)), up, u, np.nextafter(u, 0), 0.2], np.float32)
-    assert _sweep_vs_sklearn(neg, pos, np.array([0.0, 0.1])) <= TOL
+    assert _per_intensity_vs_sklearn(neg, pos, np.array([0.0, 0.1])) <= TOL
 
 
-def test_sweep_zero_scores_and_signed_zero_negatives() -> None:
+def test_per_intensity_zero_scores_and_signed_zero_negatives() -> None:
     """An intensity equal to a reconstruction value gives a positive score of exactly 0, tied
     with the exact-zero (and -0.0) negatives."""
     rng = np.random.default_rng(11)
     neg = np.r_[np.zeros(200), np.full(50, -0.0), rng.random(400)].astype(np.float32)
     pos = rng.random(30).astype(np.float32)
     intensities = np.r_[pos[:3], 0.5, pos.max(), 0.0]
-    assert _sweep_vs_sklearn(neg, pos, intensities) <= TOL
-    assert _sweep_vs_sklearn(np.zeros(100, np.float32), pos, intensities) <= TOL
+    assert _per_intensity_vs_sklearn(neg, pos, intensities) <= TOL
+    assert _per_intensity_vs_sklearn(np.zeros(100, np.float32), pos, intensities) <= TOL
 
 
-def test_sweep_rejects_bad_input() -> None:
+@pytest.mark.parametrize("counting", ["_intensity_aps_by_table", "_intensity_aps_by_scan"])
+def test_both_intensity_kernels_match_sklearn_on_the_same_float32_maps(counting: str) -> None:
+    """The bucket-table and the monotone-scan entry points, each forced on the same float32
+    negatives (ties, exact and signed zeros, all zeros, none), equal sklearn: the public function
+    picks one by dtype, so without this each is checked on other data only."""
+    rng = np.random.default_rng(12)
+    grid = np.round(rng.random(600) * 64) / 64
+    for neg in (
+        np.r_[np.zeros(100), np.full(20, -0.0), grid].astype(np.float32),
+        rng.random(5000).astype(np.float32),
+        np.zeros(50, np.float32),
+        np.zeros(0, np.float32),
+    ):
+        pos = np.sort(np.r_[grid[:40], rng.random(40)].astype(np.float32))
+        intensities = np.r_[np.linspace(0, 1, 17), pos[:3]].astype(np.float32)
+        got = np.zeros(intensities.size)
+        getattr(kernels, counting)(neg, pos, intensities, got)
+        labels = np.r_[np.zeros(neg.size, bool), np.ones(pos.size, bool)]
+        expected = [_ref(labels, np.r_[neg, np.abs(pos - t)]) for t in intensities]
+        assert np.max(np.abs(got - expected)) <= TOL
+
+
+def test_per_intensity_rejects_bad_input() -> None:
     pos = np.array([0.2, 0.4], dtype=np.float32)
     with pytest.raises(ValueError, match="pos_values must be float32"):
-        average_precision_intensity_sweep([0.1], np.array([1, 2]), [0.5])
+        average_precision_per_intensity([0.1], np.array([1, 2]), [0.5])
     with pytest.raises(ValueError, match="neg_scores contains NaN"):
-        average_precision_intensity_sweep([np.nan], pos, [0.5])
+        average_precision_per_intensity([np.nan], pos, [0.5])
     with pytest.raises(ValueError, match="intensities contain NaN"):
-        average_precision_intensity_sweep([0.1], pos, [np.nan])
+        average_precision_per_intensity([0.1], pos, [np.nan])
     with pytest.raises(ValueError, match="intensities contain NaN"):
-        average_precision_intensity_sweep([0.1], pos, [1e300])  # inf once cast to float32
+        average_precision_per_intensity([0.1], pos, [1e300])  # inf once cast to float32
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from test_summaries import SIGMAS, grid_frame, model_frame
 
-from residual_pitfalls.reporting.figures import save_figure
 from residual_pitfalls.reporting.modern_figures import modern_curve_table, modern_curves
+from residual_pitfalls.reporting.theme import save_figure
 
 STYLE = {"dpi": 40, "font_size": 8}
 

@@ -21,7 +21,10 @@ from residual_pitfalls.anomalies import anomaly_centres
 from residual_pitfalls.config import ConfigError
 from residual_pitfalls.experiments.paper import intensity_sigma_grid
 from residual_pitfalls.scorers.builtin import SCORES
-from residual_pitfalls.scorers.fast_path import scored_intensity_sigma_grid, scored_intensity_sweep
+from residual_pitfalls.scorers.fast_path import (
+    scored_intensity_sigma_grid,
+    scorer_aps_per_intensity,
+)
 from residual_pitfalls.scorers.guards import ERODED
 from residual_pitfalls.scorers.registry import (
     check_scorer,
@@ -405,7 +408,7 @@ def test_fast_grid_crops_inside_a_large_image():
 
 @pytest.mark.parametrize("name", ["ssim", "residual_ssim", "msgms"])
 def test_one_reconstruction_broadcast_over_a_batch_gives_the_same_maps(name):
-    """The Exp 1 sweep passes one reconstruction broadcast over the intensities (stride 0)."""
+    """Exp 1 passes one reconstruction broadcast over the intensities (stride 0)."""
     x = brain_slices(4, 24, seed=8)
     r = np.clip(gaussian_filter(x[0], 1.0), 0, 1).astype(np.float32)
     broadcast = score_maps(name, x, np.broadcast_to(r, x.shape))
@@ -425,7 +428,7 @@ def test_grid_with_worker_processes_equals_inline(monkeypatch):
 
 
 @pytest.mark.parametrize("name", list(SPECS))
-def test_sweep_with_given_reconstructions_equals_full_map_and_sklearn(monkeypatch, name):
+def test_per_intensity_with_given_reconstructions_equals_full_map_and_sklearn(monkeypatch, name):
     """Exp 3.1: a model-like reconstruction per image (smoothed, offset, noisy), fixed over I."""
     monkeypatch.syspath_prepend(str(BYOS))
     spec = resolve_scorers({name: SPECS[name]})[name]
@@ -439,7 +442,7 @@ def test_sweep_with_given_reconstructions_equals_full_map_and_sklearn(monkeypatc
     stats = healthy_stats(train, np.clip(gaussian_filter(train, (0, 1.2, 1.2)), 0, 1))
     inten = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
     args = (images, centres, 6.0, inten, recon, spec, stats)
-    fast = scored_intensity_sweep(*args)
-    naive = scored_intensity_sweep(*args, method="naive")
+    fast = scorer_aps_per_intensity(*args)
+    naive = scorer_aps_per_intensity(*args, method="naive")
     assert fast.shape == (2, 5) and np.abs(fast - naive).max() <= 1e-9
     assert fast.std() > 0.01

@@ -1,4 +1,4 @@
-"""The scorer zoo as a workflow: Exp 2/3 sweeps, summary tables, start-up checks and the real DAG.
+"""The scorer zoo as a workflow: Exp 2/3 per-scorer APs, summary tables, start-up checks and the real DAG.
 
 The residual's rows must be the paper figures' numbers (same per-image APs, same means); every
 other scorer is checked against "compute the map, call sklearn".
@@ -58,7 +58,7 @@ def smooth(batch: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# Exp 2 and Exp 3 sweeps
+# Exp 2 and Exp 3 per-scorer APs
 
 
 def test_texture_curves_residual_equals_exp2_and_others_equal_sklearn():
@@ -167,7 +167,7 @@ def test_model_curves_score_the_recorded_reconstructions(tmp_path, mode):
         )
 
 
-def test_recorder_and_sweep_reject_a_wrong_number_of_reconstructions(tmp_path):
+def test_recorder_and_scored_model_curves_reject_a_wrong_number_of_reconstructions(tmp_path):
     images = brain_slices(2, 24, seed=9)
     centres = anomaly_centres(images, seed=0)
     record = RecordedReconstructions(

@@ -145,13 +145,10 @@ def test_traced_model_with_per_image_batchnorm_is_refused_naming_it(rng, tmp_pat
     # every Exp 3/4 job gets its reconstructor through one function that runs the check
     path = str(tmp_path / "traced.pt")
     traced.save(path)
+    settings = {"spec": {"checkpoint": path}, "name": "my_traced", "batch_size": 4}
     with pytest.raises(ValueError, match=r"model 'my_traced'.*per_image"):
-        evaluation_reconstructor(
-            {"checkpoint": path}, path, "my_traced", images, batch_size=4, batchnorm="per_image"
-        )
-    run = evaluation_reconstructor(
-        {"checkpoint": path}, path, "my_traced", images, batch_size=4, batchnorm="eval"
-    )
+        evaluation_reconstructor(path, images, **settings, batchnorm="per_image")
+    run = evaluation_reconstructor(path, images, **settings, batchnorm="eval")
     np.testing.assert_array_equal(run(images), reconstruct(traced, images, batch_size=4))
 
 

@@ -9,7 +9,7 @@ inside the image and a radius in pixels, and returns ``(anomalous, label)``:
   image) intersected with the brain mask.
 
 Inputs are never modified. Randomness only comes from an explicit ``np.random.Generator``, in two
-streams per image ``i``, so every condition of a sweep sees the same anomaly without any global
+streams per image ``i``, so every condition of an experiment's grid sees the same anomaly without any global
 re-seeding: the centre is the one draw of :func:`image_rng` (``default_rng([seed, i])``, see
 :func:`sample_centre` / :func:`anomaly_centres`), and the pixel-shuffle permutation is the one draw
 of ``experiments.texture_rng`` (``default_rng([seed, i, 1])``), a stream of its own, so adding or

@@ -114,6 +114,17 @@ BATCHNORM = config["evaluation"]["batchnorm"]
 OTHER_BATCHNORM = {"eval": "per_image", "per_image": "eval"}[BATCHNORM]
 
 
+def evaluated_model(batchnorm=BATCHNORM):
+    """The params of a job that reconstructs with a configured model, in BatchNorm mode
+    `batchnorm`: the keywords of models.checks.evaluation_reconstructor."""
+    return lambda wc: {
+        "spec": config["models"][wc.model],
+        "name": wc.model,
+        "batch_size": config["evaluation"]["batch_size"],
+        "batchnorm": batchnorm,
+    }
+
+
 def exp3_file(model, mode, batchnorm=BATCHNORM, what=""):
     """One model's Exp 3 file (curve .parquet; `what`: e.g. "_reconstructions.npy")."""
     return f"results/metrics/exp3_{model}_{mode}_bn-{batchnorm}{what or '.parquet'}"

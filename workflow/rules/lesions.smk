@@ -65,10 +65,8 @@ rule lesion_scores:
         lesions="results/metrics/lesions/{lesion_set}/{model}.parquet",
         metrics="results/metrics/lesions/{lesion_set}/{model}_metrics.csv",
     params:
-        spec=lambda wc: config["models"][wc.model],
+        model=evaluated_model(BATCHNORM),
         scores=SCORE_CONFIG,
-        batch_size=config["evaluation"]["batch_size"],
-        batchnorm=config["evaluation"]["batchnorm"],
         detected_fraction=LESIONS["detected_fraction"],
         margin=LESIONS["margin"],
     threads: 1

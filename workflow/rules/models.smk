@@ -46,7 +46,7 @@ rule model_intensity_curve:
         plugin=model_source,
     output:
         curve=exp3_file("{model}", "{mode}", "{batchnorm}"),
-        # every reconstruction of the sweep, for the scorer zoo (score_exp3) to score without a
+        # every reconstruction of the intensity grid, for the scorer zoo (score_exp3) to score without a
         # second forward pass; temp: 262 MB per model at the default, 8 GB at the paper's scale
         reconstructions=temp(exp3_file("{model}", "{mode}", "{batchnorm}", "_reconstructions.npy")),
     wildcard_constraints:
@@ -54,9 +54,7 @@ rule model_intensity_curve:
     params:
         intensity=grid("intensity"),
         radius=config["anomaly"]["radius"],
-        spec=lambda wc: config["models"][wc.model],
-        batch_size=config["evaluation"]["batch_size"],
-        batchnorm=BATCHNORM,
+        model=evaluated_model(BATCHNORM),
     threads: 1
     resources:
         mem_mb=8000,
@@ -88,9 +86,7 @@ rule model_intensity_curve_batchnorm:
     params:
         intensity=grid("intensity"),
         radius=config["anomaly"]["radius"],
-        spec=lambda wc: config["models"][wc.model],
-        batch_size=config["evaluation"]["batch_size"],
-        batchnorm=OTHER_BATCHNORM,
+        model=evaluated_model(OTHER_BATCHNORM),
     threads: 1
     resources:
         mem_mb=8000,
@@ -119,10 +115,8 @@ rule model_examples:
         batchnorm=BATCHNORM,
     params:
         radius=config["anomaly"]["radius"],
-        spec=lambda wc: config["models"][wc.model],
-        batch_size=config["evaluation"]["batch_size"],
+        model=evaluated_model(BATCHNORM),
         example_intensity=config["evaluation"]["example_intensity"],
-        batchnorm=BATCHNORM,
     threads: 1
     resources:
         mem_mb=8000,

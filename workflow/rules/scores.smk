@@ -1,7 +1,7 @@
 # The scorer zoo (README "Which score escapes the blind spot?"): every configured scorer on Exp 1, 2
 # and 3. Reconstruct once, score many. Exp 1/2: one job per scorer (the scorer is a wildcard; its
 # blurs cost less than its scoring), so adding or changing a scorer reruns only its own jobs.
-# Exp 3: a model's forward passes over the intensity sweep (~1-2 min per model at the default on one
+# Exp 3: a model's forward passes over the intensity grid (~1-2 min per model at the default on one
 # core) cost more than scoring them with every scorer (~30 s), so they are never repeated: the
 # paper's Exp 3 job (model_intensity_curve) records its reconstructions in a temp float32 .npy
 # (262 MB per model at the default, 8 GB at the paper's 320 x 256^2; float16 would halve it but move
@@ -41,9 +41,7 @@ rule score_model_stats:
     output:
         "results/metrics/scores/healthy_{model}.npz",
     params:
-        spec=lambda wc: config["models"][wc.model],
-        batch_size=config["evaluation"]["batch_size"],
-        batchnorm=config["evaluation"]["batchnorm"],
+        model=evaluated_model(BATCHNORM),
     # a few dozen validation slices: no GPU requested (a local one is still used when present)
     threads: 1
     resources:

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 
 from residual_pitfalls.experiments.paper import texture_rng
-from residual_pitfalls.reporting.figures import image_grid, save_figure
+from residual_pitfalls.reporting.figures import image_grid
 from residual_pitfalls.reporting.summaries import anomaly_example_rows
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

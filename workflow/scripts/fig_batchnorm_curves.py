@@ -4,8 +4,8 @@ own statistics (per_image, the original code), one panel per model, each mode wi
 import pandas as pd
 
 from residual_pitfalls.reporting.batchnorm_figure import batchnorm_facets
-from residual_pitfalls.reporting.figures import save_figure
 from residual_pitfalls.reporting.summaries import model_curve_csv, model_curve_table
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

@@ -2,8 +2,9 @@
 
 import pandas as pd
 
-from residual_pitfalls.reporting.figures import error_vs_ap, save_figure
+from residual_pitfalls.reporting.figures import error_vs_ap
 from residual_pitfalls.reporting.summaries import error_vs_ap_table
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

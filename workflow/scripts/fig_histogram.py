@@ -3,7 +3,8 @@
 import numpy as np
 
 from residual_pitfalls.data.histograms import brain_histogram, brain_intensity_summary
-from residual_pitfalls.reporting.figures import plot_brain_histogram, save_figure
+from residual_pitfalls.reporting.figures import plot_brain_histogram
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

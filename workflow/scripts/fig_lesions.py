@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from residual_pitfalls.reporting.figures import lesion_histograms, save_figure
+from residual_pitfalls.reporting.figures import lesion_histograms
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

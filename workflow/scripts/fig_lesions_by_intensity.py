@@ -4,7 +4,7 @@ import pandas as pd
 
 from residual_pitfalls.lesions.figures import lesion_detection
 from residual_pitfalls.lesions.summaries import by_intensity_table, matched_sigmas
-from residual_pitfalls.reporting.figures import save_figure
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

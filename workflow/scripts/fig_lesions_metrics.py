@@ -3,7 +3,7 @@
 import pandas as pd
 
 from residual_pitfalls.lesions.figures import lesion_metrics
-from residual_pitfalls.reporting.figures import save_figure
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

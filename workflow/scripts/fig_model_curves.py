@@ -3,8 +3,9 @@ matched-sigma table of every model; column `drawn` marks the rows the figure plo
 
 import pandas as pd
 
-from residual_pitfalls.reporting.figures import model_curves, save_figure
+from residual_pitfalls.reporting.figures import model_curves
 from residual_pitfalls.reporting.summaries import model_curve_csv, model_curve_table
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

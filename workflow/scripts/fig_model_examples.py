@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from residual_pitfalls.reporting.figures import image_grid, save_figure
+from residual_pitfalls.reporting.figures import image_grid
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

@@ -3,8 +3,8 @@ matched models; the CSV adds matched sigma and mean Exp 3.2 AP per model."""
 
 import pandas as pd
 
-from residual_pitfalls.reporting.figures import save_figure
 from residual_pitfalls.reporting.modern_figures import modern_curve_table, modern_curves
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from residual_pitfalls.reporting.figures import save_figure
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.reporting.zoo_figures import blindspot_bands
 from residual_pitfalls.reporting.zoo_summaries import blindspot_table, exp1_means
 from residual_pitfalls.runlog import job_log

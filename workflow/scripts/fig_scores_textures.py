@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from residual_pitfalls.reporting.figures import save_figure
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.reporting.zoo_figures import texture_lines
 from residual_pitfalls.reporting.zoo_summaries import texture_means
 from residual_pitfalls.runlog import job_log

@@ -2,8 +2,9 @@
 
 import pandas as pd
 
-from residual_pitfalls.reporting.figures import save_figure, texture_curves
+from residual_pitfalls.reporting.figures import texture_curves
 from residual_pitfalls.reporting.summaries import texture_table
+from residual_pitfalls.reporting.theme import save_figure
 from residual_pitfalls.runlog import job_log
 
 with job_log(snakemake.log[0]):

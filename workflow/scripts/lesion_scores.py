@@ -13,14 +13,11 @@ from residual_pitfalls.scorers.stats import load_healthy_stats
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     stack = SliceStack.load(snakemake.input.stack)
-    rec = evaluation_reconstructor(  # checked like every Exp 3 job (traced model + per_image)
-        snakemake.params.spec,
-        snakemake.input.checkpoint,
-        snakemake.wildcards.model,
-        stack.images,
-        batch_size=snakemake.params.batch_size,
-        batchnorm=snakemake.params.batchnorm,
-    )(stack.images)
+    # checked like every Exp 3 job (traced model + per_image)
+    run = evaluation_reconstructor(
+        snakemake.input.checkpoint, stack.images, **snakemake.params.model
+    )
+    rec = run(stack.images)
     stats = snakemake.input.stats
     metrics, lesions = lesion_scores(
         stack,

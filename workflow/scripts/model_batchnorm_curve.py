@@ -12,14 +12,7 @@ from residual_pitfalls.runlog import job_log
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     images = np.load(snakemake.input.images)
-    run = evaluation_reconstructor(
-        snakemake.params.spec,
-        snakemake.input.checkpoint,
-        snakemake.wildcards.model,
-        images,
-        batch_size=snakemake.params.batch_size,
-        batchnorm=snakemake.params.batchnorm,
-    )
+    run = evaluation_reconstructor(snakemake.input.checkpoint, images, **snakemake.params.model)
     centres = pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy()
     frame, _ = model_intensity_curves(
         images,

@@ -15,14 +15,7 @@ with job_log(snakemake.log[0]):
     images = np.load(snakemake.input.images)
     # a model we did not write is evaluated exactly like ours; a stochastic model is named in the
     # log; per-image BatchNorm that cannot switch is refused
-    run = evaluation_reconstructor(
-        snakemake.params.spec,
-        snakemake.input.checkpoint,
-        snakemake.wildcards.model,
-        images,
-        batch_size=snakemake.params.batch_size,
-        batchnorm=snakemake.params.batchnorm,
-    )
+    run = evaluation_reconstructor(snakemake.input.checkpoint, images, **snakemake.params.model)
     centres = pd.read_csv(snakemake.input.centres)[["row", "col"]].to_numpy()
     intensities = linspace(snakemake.params.intensity)
     record = RecordedReconstructions(

@@ -4,29 +4,15 @@ import numpy as np
 import torch
 
 from residual_pitfalls.experiments.zoo import model_healthy_stats
-from residual_pitfalls.models import load_configured_model, reconstruct
-from residual_pitfalls.models.checks import check_model_for_evaluation
+from residual_pitfalls.models.checks import evaluation_reconstructor
 from residual_pitfalls.runlog import job_log
 from residual_pitfalls.scorers.stats import save_healthy_stats
 
 with job_log(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    model = load_configured_model(snakemake.params.spec, snakemake.input.checkpoint)
     val = np.load(snakemake.input.val)
-    # a stochastic model is named in the log; per-image BatchNorm that cannot switch is refused
-    check_model_for_evaluation(
-        model, snakemake.wildcards.model, val, batchnorm=snakemake.params.batchnorm
-    )
-    # the residuals of the reconstructions Exp 3 scores: the same BatchNorm mode
-    rec = (
-        reconstruct(
-            model,
-            val,
-            batch_size=snakemake.params.batch_size,
-            batchnorm=snakemake.params.batchnorm,
-        )
-        if len(val)
-        else None
-    )
-    stats = model_healthy_stats(np.load(snakemake.input.train), val, rec)
+    # checked like every Exp 3 job; the residuals of the reconstructions Exp 3 scores: the same
+    # BatchNorm mode
+    run = evaluation_reconstructor(snakemake.input.checkpoint, val, **snakemake.params.model)
+    stats = model_healthy_stats(np.load(snakemake.input.train), val, run(val) if len(val) else None)
     save_healthy_stats(snakemake.output[0], stats)

@@ -1,4 +1,4 @@
-"""The paper's sweeps, composed from the pieces: each returns a tidy DataFrame (one row per image x condition).
+"""The paper's experiments, composed from the pieces: each returns a tidy DataFrame (one row per image x condition).
 
 Exp 1 / App. C: disk of intensity I, reconstruction = blur(healthy, sigma) (SPEC 2.2, 3).
 Exp 2: texture anomalies (sink, source, pixel shuffle) x sigma (SPEC 2.3-2.5, 5.8).
@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from residual_pitfalls.anomalies import disk_label, make_anomaly
 from residual_pitfalls.experiments.parallel import check_inputs, parallel_map
-from residual_pitfalls.metrics.ap import average_precision, average_precision_intensity_sweep
+from residual_pitfalls.metrics.ap import average_precision, average_precision_per_intensity
 from residual_pitfalls.reconstruction import blur
 
 
@@ -45,18 +45,18 @@ def _image_sigma_intensity_aps(
     label = disk_label(image, (int(centre[0]), int(centre[1])), radius)
     aps = np.empty((len(sigmas), len(intensities)))
     for s, sigma in enumerate(sigmas):
-        aps[s] = intensity_sweep_aps(image, blur(image, float(sigma)), label, intensities)
+        aps[s] = residual_aps_per_intensity(image, blur(image, float(sigma)), label, intensities)
     return aps
 
 
-def intensity_sweep_aps(
+def residual_aps_per_intensity(
     image: np.ndarray, reconstruction: np.ndarray, label: np.ndarray, intensities: np.ndarray
 ) -> np.ndarray:
     """(K,) APs of |reconstruction - anomalous| where the anomalous image is `image` with the label
     pixels replaced by each intensity; reconstruction is fixed across intensities (Exp 1, 3.1)."""
     normal = ~label
     negatives = np.abs(reconstruction[normal] - image[normal])
-    return average_precision_intensity_sweep(negatives, reconstruction[label], intensities)
+    return average_precision_per_intensity(negatives, reconstruction[label], intensities)
 
 
 def intensity_sigma_grid(
@@ -183,7 +183,7 @@ def model_intensity_curves(
     ]
     if mode == "healthy":
         for i in range(n):
-            aps[i] = intensity_sweep_aps(images[i], healthy_rec[i], labels[i], intensities)
+            aps[i] = residual_aps_per_intensity(images[i], healthy_rec[i], labels[i], intensities)
             errors[i] = np.abs(healthy_rec[i] - images[i]).mean()
     else:
         for j, intensity in enumerate(tqdm(intensities, desc="Exp 3.2", disable=not progress)):

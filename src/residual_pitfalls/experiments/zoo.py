@@ -24,7 +24,7 @@ from residual_pitfalls.metrics.segmentation import best_dice, mean_auroc, pooled
 from residual_pitfalls.reconstruction import blur
 from residual_pitfalls.scorers.builtin import SCORES
 from residual_pitfalls.scorers.entries import METRIC_NAMES, Entry, check_zoo_needs
-from residual_pitfalls.scorers.fast_path import _stats_for, scored_intensity_sweep
+from residual_pitfalls.scorers.fast_path import _stats_for, scorer_aps_per_intensity
 from residual_pitfalls.scorers.registry import ScorerSpec, check_scorer, score_maps
 from residual_pitfalls.scorers.stats import HealthyStats, healthy_stats
 
@@ -179,7 +179,7 @@ def scored_model_curves(
         rec = np.asarray(reconstructions[0], dtype=np.float32)
         for name, spec in specs.items():
             st = stats if spec.needs_stats else None
-            aps[name][:] = scored_intensity_sweep(
+            aps[name][:] = scorer_aps_per_intensity(
                 images, centres, radius, intensities, rec, spec, st
             )
     # full maps: every AP of 3.2, and the pooled metrics of both modes

@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from residual_pitfalls.reporting.figures import themed  # noqa: E402
+from residual_pitfalls.reporting.styles import model_style  # noqa: E402
+from residual_pitfalls.reporting.theme import themed  # noqa: E402
 
 METRIC_LABELS = {
     "per_image_ap": "per-image AP",
@@ -48,17 +49,20 @@ def lesion_metrics(table: pd.DataFrame, style: Mapping, title: str = "") -> plt.
 @themed
 def lesion_detection(table: pd.DataFrame, style: Mapping, title: str = "") -> plt.Figure:
     """One panel per scorer: detection rate vs percentile bin centre, a line per model (solid)
-    and its Exp 1 prediction (dashed, same colour). table: by_intensity_table's columns."""
+    and its Exp 1 prediction (dashed, same colour). table: by_intensity_table's columns. Each
+    model has its colour and marker of every figure (``reporting.styles.model_style``)."""
     scorers = list(dict.fromkeys(table["score"]))
     cols = min(4, len(scorers))
     rows = -(-len(scorers) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.6 * rows), squeeze=False)
-    colours = dict(zip(dict.fromkeys(table["model"]), plt.cm.tab10.colors, strict=False))
     for ax, score in zip(axes.ravel(), scorers, strict=False):
         for model, part in table[table["score"] == score].groupby("model", sort=False):
+            colour, marker = model_style(model)
             centre = (part["bin_left"] + part["bin_right"]) / 2
-            ax.plot(centre, part["detection_rate"], "o-", color=colours[model], label=model, ms=3)
-            ax.plot(centre, part["predicted_ap"], "--", color=colours[model], lw=1)
+            ax.plot(
+                centre, part["detection_rate"], "-", marker=marker, color=colour, label=model, ms=3
+            )
+            ax.plot(centre, part["predicted_ap"], "--", color=colour, lw=1)
         ax.set_title(score)
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlim(0, 100)

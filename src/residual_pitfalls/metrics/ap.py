@@ -19,7 +19,7 @@ Entry points:
   reconstructions of anomalous images): sort the positives and only the negatives that can
   outrank one (a radix sort for float32), then one compiled tie-aware pass over the positives
   from the top, whose negative count moves down the sorted negatives monotonically.
-* :func:`average_precision_intensity_sweep` - Exp 1, App. C and Exp 3.1, where the negatives'
+* :func:`average_precision_per_intensity` - Exp 1, App. C and Exp 3.1, where the negatives'
   scores do not depend on the anomaly intensity ``I`` and the positives' scores are
   ``|r - float32(I)|``: the negatives are sorted once for all ``K`` intensities, and for each
   intensity the positives' scores come out already sorted (descending) from one ascending sort of
@@ -42,7 +42,7 @@ directory is writable they are compiled without caching instead of failing. They
 
 Speed (benchmarks/ap_engine.py: 256x256 synthetic slices, ~1,045-1,245 positives, one shared core,
 2026-12-04): sklearn 4-13 ms per map depending on the machine's load; the general path ~38-66 us
-per map (~90x in the same run); the intensity sweep ~4.5-6.7 us per AP with 100 intensities per
+per map (~90x in the same run); the per-intensity path ~4.5-6.7 us per AP with 100 intensities per
 call (~8-10 us counting the caller's extraction of the scores; ~500x).
 """
 
@@ -63,7 +63,7 @@ __all__ = [
     "NoPositivesWarning",
     "average_precision",
     "average_precision_batch",
-    "average_precision_intensity_sweep",
+    "average_precision_per_intensity",
     "average_precision_reference",
 ]
 
@@ -198,7 +198,7 @@ def average_precision_batch(labels: np.ndarray, scores: np.ndarray) -> np.ndarra
     return out
 
 
-def average_precision_intensity_sweep(
+def average_precision_per_intensity(
     neg_scores: np.ndarray, pos_values: np.ndarray, intensities: np.ndarray
 ) -> np.ndarray:
     """(M,) negatives' scores, (P,) float32 reconstruction values at the label pixels, (K,)

@@ -8,17 +8,23 @@ import numba
 import numpy as np
 
 
-def _jit(func: Callable) -> Callable:
-    """``numba.njit(cache=True, nogil=True)``, without the disk cache if none is usable.
+def _jit(func: Callable, **options) -> Callable:
+    """``numba.njit(cache=True, nogil=True, **options)``, without the disk cache if none is usable.
 
     numba looks for a writable cache directory when the decorator is applied and raises
     ``RuntimeError`` if there is none (read-only install, no writable home); compiling in memory
     on every process start is slower but correct.
     """
     try:
-        return numba.njit(cache=True, nogil=True)(func)
+        return numba.njit(cache=True, nogil=True, **options)(func)
     except RuntimeError:
-        return numba.njit(cache=False, nogil=True)(func)
+        return numba.njit(cache=False, nogil=True, **options)(func)
+
+
+def _jit_inlined(func: Callable) -> Callable:
+    """:func:`_jit` with ``inline="always"``: numba pastes the function into each caller, so a
+    branch on an argument the caller passes as a constant is compiled away."""
+    return _jit(func, inline="always")
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,9 +152,10 @@ def _bit_table(neg_pad, n_neg, n_zero, n_buckets):  # pragma: no cover - compile
     return starts, shift, key_base
 
 
-# Stays one long numba kernel: the table lookup written out inline ran ~8x faster than a call.
-@_jit
-def _intensity_ap_kernel(  # pragma: no cover - compiled
+# Stays one long function: the table lookup as a function of its own ran ~2x slower even inlined
+# (numba inline='always'), ~8x as a plain call.
+@_jit_inlined
+def _intensity_aps(  # pragma: no cover - compiled
     neg_asc, n_neg, n_zero, starts, shift, key_base, use_table, pos_asc, intensities, out
 ):
     """``out[k]`` = AP with positive scores ``|pos_asc - intensities[k]|`` (in pos_asc's dtype),
@@ -157,11 +164,9 @@ def _intensity_ap_kernel(  # pragma: no cover - compiled
     ``|p - I|`` rounded is non-increasing in ``p`` below ``I`` and non-decreasing above, so
     taking the larger of the two ends of ``pos_asc`` repeatedly yields the scores in descending
     order; all copies of the current maximum sit at the two ends. The negatives below each score
-    are counted in the bucket table if ``use_table`` (float32 negatives >= +0.0, ``n_zero`` zeros
-    first, ``_TABLE_SLOTS`` trailing +inf, table from ``_bit_table``), else by the monotone scan
-    ``_count_below`` (``n_zero`` 0 and ``*_NO_TABLE`` for ``starts, shift, key_base``, unused).
-    Callers use :func:`_intensity_aps_by_table` / :func:`_intensity_aps_by_scan`. The table lookup is
-    written out here: as a called function it ran ~8x slower (not inlined).
+    are counted in the bucket table if ``use_table``, else by the monotone scan ``_count_below``.
+    Only the two entry points call it, each with ``use_table`` a constant (inlined, so the branch
+    is compiled away): :func:`_intensity_aps_table_kernel` and :func:`_intensity_aps_scan_kernel`.
     """
     n_pos = pos_asc.shape[0]
     top = neg_asc[n_neg - 1] if n_neg > 0 else -np.inf
@@ -217,33 +222,49 @@ def _intensity_ap_kernel(  # pragma: no cover - compiled
         out[k] = acc / n_pos
 
 
-# (starts, shift, key_base) where no bucket table is read: the scan, or no positive negative
-_NO_TABLE = (np.zeros(1, np.int32), 0, np.int64(0))
+@_jit
+def _intensity_aps_table_kernel(  # pragma: no cover - compiled
+    neg_pad, n_neg, n_zero, starts, shift, key_base, pos_asc, intensities, out
+):
+    """:func:`_intensity_aps` counting in the bucket table: float32 negatives ``neg_pad[:n_neg]``
+    >= +0.0, ascending, ``n_zero`` zeros first (``n_zero < n_neg``), ``_TABLE_SLOTS`` trailing
+    +inf; ``(starts, shift, key_base)`` from :func:`_bit_table`."""
+    _intensity_aps(neg_pad, n_neg, n_zero, starts, shift, key_base, True, pos_asc, intensities, out)
+
+
+@_jit
+def _intensity_aps_scan_kernel(neg_asc, pos_asc, intensities, out):  # pragma: no cover - compiled
+    """:func:`_intensity_aps` counting by the monotone scan: ascending negatives of any float
+    dtype (no table, so its arguments are placeholders that are never read)."""
+    no_table = np.zeros(1, np.int32)
+    n_neg = neg_asc.shape[0]
+    _intensity_aps(neg_asc, n_neg, 0, no_table, 0, np.int64(0), False, pos_asc, intensities, out)
 
 
 def _intensity_aps_by_table(
     neg: np.ndarray, pos_asc: np.ndarray, inten: np.ndarray, out: np.ndarray
 ) -> None:
-    """Fill ``out`` as the kernel does, for unsorted float32 negatives >= 0, with the table."""
+    """Fill ``out`` as :func:`_intensity_aps` does, for unsorted float32 negatives >= 0, with the
+    bucket table (by the scan when no negative is above zero: the table would never be read)."""
     n_neg = neg.size
     neg_pad = np.empty(n_neg + _TABLE_SLOTS, dtype=np.float32)
     # zeros (either sign) are counted apart from the table, so -0.0's bit pattern never matters
     neg_pad[:n_neg] = _sorted(neg)
     neg_pad[n_neg:] = np.inf
     n_zero = int(np.searchsorted(neg_pad[:n_neg], 0.0, side="right"))
-    if n_zero < n_neg:
-        table = _bit_table(neg_pad, n_neg, n_zero, _TABLE_PER_NEG * (n_neg - n_zero))
-    else:  # no positive negative: the table is never read
-        table = _NO_TABLE
-    _intensity_ap_kernel(neg_pad, n_neg, n_zero, *table, True, pos_asc, inten, out)
+    if n_zero == n_neg:
+        _intensity_aps_scan_kernel(neg_pad[:n_neg], pos_asc, inten, out)
+        return
+    table = _bit_table(neg_pad, n_neg, n_zero, _TABLE_PER_NEG * (n_neg - n_zero))
+    _intensity_aps_table_kernel(neg_pad, n_neg, n_zero, *table, pos_asc, inten, out)
 
 
 def _intensity_aps_by_scan(
     neg: np.ndarray, pos_asc: np.ndarray, inten: np.ndarray, out: np.ndarray
 ) -> None:
-    """Fill ``out`` as the kernel does, for unsorted negatives of any float dtype, by scanning."""
-    neg_asc = _sorted(neg)
-    _intensity_ap_kernel(neg_asc, neg_asc.size, 0, *_NO_TABLE, False, pos_asc, inten, out)
+    """Fill ``out`` as :func:`_intensity_aps` does, for unsorted negatives of any float dtype,
+    by the monotone scan."""
+    _intensity_aps_scan_kernel(_sorted(neg), pos_asc, inten, out)
 
 
 def _sorted(x: np.ndarray) -> np.ndarray:
@@ -251,6 +272,20 @@ def _sorted(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.float32 and x.size >= _RADIX_MIN:
         return _radix_sort_f32(np.ascontiguousarray(x))
     return np.sort(x)
+
+
+@_jit_inlined
+def _count_at_most(asc, x):  # pragma: no cover - compiled
+    """Number of values of ascending, distinct, non-empty ``asc`` that are <= ``x``: a
+    branch-free binary search (the comparisons are unpredictable, mispredicted branches
+    dominated the time of _ap_two_part_batch)."""
+    base = 0
+    n = asc.shape[0]
+    while n > 1:
+        half = n >> 1
+        base += half * (asc[base + half] <= x)
+        n -= half
+    return base + (asc[base] <= x)
 
 
 @_jit
@@ -290,15 +325,7 @@ def _ap_two_part_batch(fixed, local, lab, out):  # pragma: no cover - compiled
             x = local[k, i]
             if x < uniq[0] and not lab[i]:
                 continue  # below every positive: never counted (bin 0)
-            # lo = number of distinct positive values <= x (branch-free binary search: the
-            # comparisons are unpredictable, mispredicted branches dominated the time)
-            base = 0
-            n = n_distinct
-            while n > 1:
-                half = n >> 1
-                base += half * (uniq[base + half] <= x)
-                n -= half
-            lo = base + (uniq[base] <= x)
+            lo = _count_at_most(uniq, x)
             if lab[i]:
                 counts[lo - 1] += 1  # x == uniq[lo - 1]
             else:

@@ -98,17 +98,18 @@ def check_model_for_evaluation(
 
 
 def evaluation_reconstructor(
-    spec: dict,
     checkpoint: str,
-    name: str,
     images: np.ndarray,
     *,
+    spec: dict,
+    name: str,
     batch_size: int,
     batchnorm: str,
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """A configured model, loaded and checked (:func:`check_model_for_evaluation`), as the
-    ``images -> reconstructions`` function every Exp. 3 job evaluates: one place, so no job
-    reconstructs with a model the check would refuse."""
+    """A configured model, loaded and checked on `images` (:func:`check_model_for_evaluation`),
+    as the ``images -> reconstructions`` function every job that evaluates a model runs (Exp. 3,
+    Exp. 4, a model's healthy statistics): one place, so no job reconstructs with a model the
+    check would refuse. The keywords are the workflow's ``evaluated_model`` params."""
     from residual_pitfalls.models.registry import load_configured_model
 
     model = load_configured_model(spec, checkpoint)

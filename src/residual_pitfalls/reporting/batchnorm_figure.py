@@ -14,8 +14,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from residual_pitfalls.reporting.figures import themed  # noqa: E402
 from residual_pitfalls.reporting.styles import model_style  # noqa: E402
+from residual_pitfalls.reporting.theme import themed  # noqa: E402
 
 MODES = {"eval": ("eval BatchNorm", "-"), "per_image": ("per-image BatchNorm", "--")}
 BLUR = "0.45"  # the matched blur curves: grey, in the line style of their mode

@@ -1,18 +1,14 @@
 """Tidy tables -> figures, one function per paper figure, all in one seaborn theme.
 
 Each function takes the numbers it plots and a style mapping ({dpi, cmap, font_size}) and returns a
-Figure; ``save_figure`` writes it as PDF + PNG beside the CSV of exactly those numbers. Statistical
-plots (heatmaps, curves, histograms, scatter) are drawn through seaborn inside ``figure_theme``;
-image panels (Figs. 4(a), 5) through matplotlib (see ``image_grid``).
+Figure; ``reporting.theme.save_figure`` writes it as PDF + PNG beside the CSV of exactly those
+numbers. Statistical plots (heatmaps, curves, histograms, scatter) are drawn through seaborn inside
+``reporting.theme.figure_theme``; image panels (Figs. 4(a), 5) through matplotlib (see ``image_grid``).
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
 
@@ -21,62 +17,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-from cycler import cycler  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from residual_pitfalls.reporting.styles import model_styles  # noqa: E402
+from residual_pitfalls.reporting.theme import PALETTE, themed  # noqa: E402
 
 SIGMA_MARK = 0.25  # the paper's dashed line: below it the blur is nearly the identity
 SIGMA_MARK_LABEL = f"σ = {SIGMA_MARK} px: the blur is nearly the identity"
 SIGMA_AXIS = "σ (Gaussian blur of the healthy image, px)"
-# One palette for every figure, distinguishable with colour-vision deficiency.
-PALETTE = "colorblind"
 # Curves: one line style per model family (in order of appearance), one marker per curve.
 FAMILY_STYLES = ("-", "--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)))
 MARKERS = "osD^vPX*hp<>"
-
-
-@contextmanager
-def figure_theme(font_size: float = 10) -> Iterator[None]:
-    """The one look of the figure set: seaborn's "ticks" style, its "paper" context scaled so the base
-    font is `font_size` points, and the colour-blind palette. Create figures inside the block:
-
-        with figure_theme(style["font_size"]):
-            fig, ax = plt.subplots()
-    """
-    context = sns.plotting_context("paper")
-    context = sns.plotting_context("paper", font_scale=float(font_size) / context["font.size"])
-    rc = {
-        **sns.axes_style("ticks"),
-        **context,
-        "axes.prop_cycle": cycler(color=sns.color_palette(PALETTE)),
-        "figure.dpi": 100,
-    }
-    with plt.rc_context(rc):
-        yield
-
-
-def themed(plot: Callable[..., plt.Figure]) -> Callable[..., plt.Figure]:
-    """Run a figure function inside `figure_theme(style["font_size"])` (`style`: its argument)."""
-    signature = inspect.signature(plot)
-
-    @functools.wraps(plot)
-    def wrapper(*args, **kwargs) -> plt.Figure:
-        style = signature.bind(*args, **kwargs).arguments["style"]
-        with figure_theme(style.get("font_size", 10)):
-            return plot(*args, **kwargs)
-
-    return wrapper
-
-
-def save_figure(fig: plt.Figure, table: pd.DataFrame, pdf_path: str | Path, dpi: int = 150) -> None:
-    """Write `fig` to <name>.pdf and <name>.png and `table` to <name>.csv (same stem)."""
-    pdf_path = Path(pdf_path)
-    pdf_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(pdf_path, bbox_inches="tight")
-    fig.savefig(pdf_path.with_suffix(".png"), dpi=dpi, bbox_inches="tight")
-    table.to_csv(pdf_path.with_suffix(".csv"), index=False)
-    plt.close(fig)
 
 
 def _sigma_mark(color: str = "black") -> dict:
@@ -146,20 +97,14 @@ def plot_brain_histogram(
     centres, edges = _bin_edges(hist)
     # One weighted sample per bin centre on the table's own edges: each bar is that bin's count.
     sns.histplot(x=centres, weights=hist["count"].to_numpy(), bins=edges, ax=ax, linewidth=0)
-    ax.axvline(
-        summary["mean"],
-        color="black",
-        linestyle="--",
-        linewidth=1,
-        label=f"mean {summary['mean']:.3f}",
-    )
-    ax.axvline(
-        summary["mode"],
-        color="tab:red",
-        linestyle=":",
-        linewidth=1.2,
-        label=f"mode {summary['mode']:.3f}",
-    )
+    for stat, colour, linestyle, width in (
+        ("mean", "black", "--", 1),
+        ("mode", "tab:red", ":", 1.2),
+    ):
+        value = summary[stat]
+        ax.axvline(
+            value, color=colour, linestyle=linestyle, linewidth=width, label=f"{stat} {value:.3f}"
+        )
     ax.set_xlim(0, 1)
     ax.set_xlabel("intensity")
     ax.set_ylabel("frequency (brain pixels)")
@@ -227,23 +172,30 @@ def _band_curves(
         )
 
 
+def _reference_curve(ax: plt.Axes, data: pd.DataFrame, x: str, label: str, **line) -> None:
+    """A black reference curve (column ap vs `x`) drawn below the bands: Fig. 2's matched Exp 1
+    row, Fig. 3(a)'s matched blur. `line`: line style keywords (linestyle, linewidth)."""
+    sns.lineplot(
+        data=data,
+        x=x,
+        y="ap",
+        ax=ax,
+        estimator=None,  # the rows are already the means: draw them as they are
+        legend=False,
+        color="black",
+        zorder=2,
+        label=label,
+        **line,
+    )
+
+
 @themed
 def texture_curves(curves: pd.DataFrame, matched: pd.DataFrame, style: Mapping) -> plt.Figure:
     """Fig. 2: AP vs sigma per texture anomaly (+ band) and the best-matching Exp 1 intensity row."""
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     _band_curves(ax, curves, "sigma", "label")
-    sns.lineplot(
-        data=matched,
-        x="sigma",
-        y="ap",
-        ax=ax,
-        estimator=None,
-        legend=False,
-        color="black",
-        linestyle="-.",
-        zorder=2,
-        label=f"Exp. 1: intensity {matched['intensity'].iloc[0]:.2f}",
-    )
+    label = f"Exp. 1: intensity {matched['intensity'].iloc[0]:.2f}"
+    _reference_curve(ax, matched, "sigma", label, linestyle="-.")
     ax.axvline(SIGMA_MARK, **_sigma_mark("tab:red"))
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(SIGMA_AXIS)
@@ -272,18 +224,13 @@ def model_curves(
         # Models that match the same blur share one curve (identical rows) and one legend entry.
         for i, (sigma, part) in enumerate(matched.groupby("sigma", sort=False)):
             models = ", ".join(dict.fromkeys(part["matched_to"]))
-            sns.lineplot(
-                data=part[part["matched_to"] == part["matched_to"].iloc[0]],
-                x="intensity",
-                y="ap",
-                ax=ax,
-                estimator=None,
-                legend=False,
-                color="black",
-                linewidth=1,
+            _reference_curve(
+                ax,
+                part[part["matched_to"] == part["matched_to"].iloc[0]],
+                "intensity",
+                f"Gaussian blur σ = {sigma:.2f} px (matches {models})",
                 linestyle=(":", (0, (3, 2)), "-.")[i % 3],
-                zorder=2,
-                label=f"Gaussian blur σ = {sigma:.2f} px (matches {models})",
+                linewidth=1,
             )
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("anomaly intensity")

@@ -15,9 +15,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from residual_pitfalls.reporting.figures import _band_curves, themed
+from residual_pitfalls.reporting.figures import _band_curves
 from residual_pitfalls.reporting.styles import model_styles
 from residual_pitfalls.reporting.summaries import model_curve_table
+from residual_pitfalls.reporting.theme import themed
 
 __all__ = ["modern_curve_table", "modern_curves"]
 

@@ -62,6 +62,23 @@ def _curve_with_band(
     )
 
 
+def _labelled_curve(
+    frame: pd.DataFrame,
+    key: str,
+    labels: Mapping[str, str],
+    x: str,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """:func:`_curve_with_band` of one curve's frame, led by its `key` column (the frame's one
+    value, e.g. the model) and its display label (``labels``, else the key itself)."""
+    name = str(frame[key].iloc[0])
+    curve = _curve_with_band(frame, x, n_resamples, rng)
+    curve.insert(0, "label", labels.get(name, name))
+    curve.insert(0, key, name)
+    return curve
+
+
 TEXTURE_LABELS = {
     "sink": "Sink deformation",
     "source": "Source deformation",
@@ -79,14 +96,13 @@ def texture_table(
     """Fig. 2: (curves: anomaly,label,sigma,ap,ap_low,ap_high; the Exp 1 intensity row closest in L1
     to the `reference` curve (pixel shuffle, as the paper): intensity,sigma,ap)."""
     rng = np.random.default_rng(seed)
-    curves = []
-    for frame in textures:
-        name = str(frame["anomaly"].iloc[0])
-        curve = _curve_with_band(frame, "sigma", n_resamples, rng)
-        curve.insert(0, "label", TEXTURE_LABELS.get(name, name))
-        curve.insert(0, "anomaly", name)
-        curves.append(curve)
-    curves = pd.concat(curves, ignore_index=True)
+    curves = pd.concat(
+        [
+            _labelled_curve(f, "anomaly", TEXTURE_LABELS, "sigma", n_resamples, rng)
+            for f in textures
+        ],
+        ignore_index=True,
+    )
     grid = mean_grid(grid_frame, "intensity", "sigma")
     ref = curves[curves["anomaly"] == reference] if reference in set(curves["anomaly"]) else curves
     ref = ref[ref["anomaly"] == ref["anomaly"].iloc[0]]
@@ -122,10 +138,8 @@ def model_curve_table(
     grid = None if grid_frame is None else mean_grid(grid_frame, "intensity", "sigma")
     curves, matched = [], []
     for frame in frames:
-        model = str(frame["model"].iloc[0])
-        curve = _curve_with_band(frame, "intensity", n_resamples, rng)
-        curve.insert(0, "label", labels.get(model, model))
-        curve.insert(0, "model", model)
+        curve = _labelled_curve(frame, "model", labels, "intensity", n_resamples, rng)
+        model = curve["model"].iloc[0]
         curves.append(curve)
         if grid is None:
             continue

@@ -50,7 +50,7 @@ def summary_html(table: pd.DataFrame, labels: Mapping[str, str]) -> str:
             row.append(f"<td><b>{text}</b></td>" if value == best else f"<td>{text}</td>")
     caption = (
         "One row per scorer; best value per column in bold. Exp. 3.2: mean per-image AP over the "
-        "intensity sweep when the model reconstructs the anomalous image."
+        "intensities when the model reconstructs the anomalous image."
     )
     body = "\n".join("<tr>" + "".join(r) + "</tr>" for r in rows)
     return (

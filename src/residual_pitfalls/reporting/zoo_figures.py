@@ -16,8 +16,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from residual_pitfalls.reporting.figures import SIGMA_MARK, themed  # noqa: E402
+from residual_pitfalls.reporting.figures import SIGMA_MARK  # noqa: E402
 from residual_pitfalls.reporting.styles import scorer_palette  # noqa: E402
+from residual_pitfalls.reporting.theme import themed  # noqa: E402
 
 # σ on the small panels (the paper figures' SIGMA_AXIS is too long for them)
 PANEL_SIGMA_AXIS = "σ (blur, px)"

@@ -65,7 +65,7 @@ def positive_residual(inputs: np.ndarray, reconstructions: np.ndarray, *, stats:
 def _ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """(N, H, W) SSIM map in float64 (skimage's formula, population covariance, data range 1).
 
-    A reconstruction broadcast over the batch (stride 0: the Exp 1 sweep) is filtered once.
+    A reconstruction broadcast over the batch (stride 0: Exp 1's one reconstruction for all intensities) is filtered once.
     """
     x = x.astype(np.float64)
     y = _first_if_broadcast(y).astype(np.float64)
@@ -178,7 +178,7 @@ def _box(label: np.ndarray, margin: int, align: int) -> tuple[slice, slice]:
     return out[0], out[1]
 
 
-def _msgms_sweep(
+def _msgms_maps_per_intensity(
     image: np.ndarray,
     reconstruction: np.ndarray,
     label: np.ndarray,
@@ -270,25 +270,27 @@ class Scorer:
 
     ``reach``: the map at a pixel depends only on inputs within this Chebyshev distance
     (None: unknown, no crop fast path); ``align``: crops must start at multiples of it
-    (multi-scale pooling grids); ``needs_stats``: needs :class:`HealthyStats`; ``sweep``: an
-    optional exact shortcut for the Exp 1 fast path, ``sweep(image, reconstruction, label,
-    values, box) -> (K, *box)``: the maps of ``image`` with ``label`` set to each of ``values``
-    (float32) on ``box``, bit-identical to the full maps there (used without params and
-    post-processing).
+    (multi-scale pooling grids); ``needs_stats``: needs :class:`HealthyStats`;
+    ``maps_per_intensity``: an optional exact shortcut for the Exp 1 fast path,
+    ``maps_per_intensity(image, reconstruction, label, values, box) -> (K, *box)``: the maps of
+    ``image`` with ``label`` set to each of ``values`` (float32 intensities) on ``box``,
+    bit-identical to the full maps there (used without params and post-processing).
     """
 
     fn: Callable[..., np.ndarray]
     reach: int | None = None
     align: int = 1
     needs_stats: bool = False
-    sweep: Callable[..., np.ndarray] | None = None
+    maps_per_intensity: Callable[..., np.ndarray] | None = None
 
 
 _FUNCTIONS: dict[str, Scorer] = {
     "residual": Scorer(residual, 0),
     "positive_residual": Scorer(positive_residual, 0),
     "ssim": Scorer(ssim, _SSIM_RADIUS),
-    "msgms": Scorer(msgms, _MSGMS_REACH, _MSGMS_ALIGN, sweep=_msgms_sweep),
+    "msgms": Scorer(
+        msgms, _MSGMS_REACH, _MSGMS_ALIGN, maps_per_intensity=_msgms_maps_per_intensity
+    ),
     "residual_ssim": Scorer(residual_ssim, _SSIM_RADIUS),
     "intensity": Scorer(intensity, 0),
     "pixel_zscore": Scorer(pixel_zscore, 0),

@@ -5,7 +5,7 @@ and its scores sorted once; per intensity only a crop around the box is scored (
 in one batch), and the AP counts the negatives above each positive score in the sorted fixed
 part and the (small) changing part. The cropped maps are bit-identical to the full ones (every
 filter's value depends only on inputs within its reach, computed in the same order), so the AP
-equals sklearn's on the full map to rounding (tested <= 1e-9). :func:`scored_intensity_sweep` is
+equals sklearn's on the full map to rounding (tested <= 1e-9). :func:`scorer_aps_per_intensity` is
 the same with given reconstructions (Exp 3.1: a model's reconstruction of the healthy slice).
 """
 
@@ -21,7 +21,7 @@ from residual_pitfalls.anomalies import disk_anomaly, disk_label
 from residual_pitfalls.experiments.paper import (
     grid_frame,
     intensity_sigma_grid,
-    intensity_sweep_aps,
+    residual_aps_per_intensity,
 )
 from residual_pitfalls.experiments.parallel import check_inputs, parallel_map
 from residual_pitfalls.metrics.ap import (
@@ -83,8 +83,10 @@ def _image_intensity_aps(
     changing = np.zeros(image.shape, dtype=bool)
     changing[inner] = True
     fixed = np.sort(base[~changing])  # all negatives: the label lies inside `inner`
-    if spec.scorer.sweep is not None and not (spec.params or spec.median or spec.erode):
-        local = spec.scorer.sweep(image, recon, label, values, inner)
+    if spec.scorer.maps_per_intensity is not None and not (
+        spec.params or spec.median or spec.erode
+    ):
+        local = spec.scorer.maps_per_intensity(image, recon, label, values, inner)
     else:
         batch = np.repeat(image[outer][None], len(values), axis=0)
         batch[:, label[outer]] = values[:, None]
@@ -219,7 +221,7 @@ def scored_intensity_sigma_grid(
     return grid_frame(per_image, sigmas, intensities)
 
 
-def scored_intensity_sweep(
+def scorer_aps_per_intensity(
     images: np.ndarray,
     centres: np.ndarray,
     radius: float,
@@ -236,7 +238,7 @@ def scored_intensity_sweep(
     reconstruction ``reconstructions[i]`` (e.g. a model's reconstruction of the *healthy* slice)
     does not depend on I; label = disk ∩ brain; brain mask (``erode``) = healthy slice > 0.
     Exp 1 is the special case ``reconstructions = blur(images, sigma)``. The plain ``residual``
-    runs :func:`residual_pitfalls.experiments.paper.intensity_sweep_aps` (the paper's Exp 3.1 engine).
+    runs :func:`residual_pitfalls.experiments.paper.residual_aps_per_intensity` (the paper's Exp 3.1 engine).
 
     Args:
         images: ``(N, H, W)`` float32 healthy slices in [0, 1]; centres ``(N, 2)``.
@@ -271,7 +273,7 @@ def scored_intensity_sweep(
             continue
         label = disk_label(image, c, radius)
         if spec.is_plain_residual():
-            out[i] = intensity_sweep_aps(image, recon, label, intensities)
+            out[i] = residual_aps_per_intensity(image, recon, label, intensities)
         else:
             out[i] = _image_intensity_aps(image, recon, label, values, spec, stats)
     return out
