@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from residual_pitfalls.data.cortex import Folding, draw_folding
+from residual_pitfalls.data.cortex import Folding, draw_folding, waves
 
 __all__ = ["Subject", "draw_subject", "rotation"]
 
-_TISSUE_INTENSITY = {"csf": 0.76, "gm": 0.35, "wm": 0.21}
+_TISSUE_INTENSITY = {"csf": 0.85, "gm": 0.48, "wm": 0.28}
 _TISSUE_JITTER = 0.03  # relative sd of each tissue's intensity per subject
 _MAX_ROTATION_DEG = 4.0
 _MAX_SCALE = 0.05
@@ -26,7 +26,12 @@ _ELASTIC_SD_MM = 3.0  # sd of each control-point displacement component
 _BIAS_CONTROL = 5  # control points per axis for the bias field (3 spans: very low frequency)
 _BIAS_AMPLITUDE = 0.10  # bias field lies in [1 - a, 1 + a]
 _NOISE_SD_RANGE = (0.012, 0.022)  # Rician noise sd, drawn per subject
+_ATROPHY_BETA = (1.2, 5.0)  # atrophy ~ Beta(a, b) in [0, 1]
 _VENTRICLE_RANGE = (0.0, 0.45)  # magnification from young to old
+_WM_TEXTURE_SD = (0.12, 0.22)  # sd of the log white-matter intensity over the brain, per subject
+_WM_TEXTURE_WAVELENGTH_MM = 30.0  # scale of the regional white-matter variation
+_COIL_DIP = (0.40, 0.55)  # receive-coil shading: relative signal loss at the brain's centre
+_COIL_WIDTH_MM = 32.0  # Gaussian sd of the central shading
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,9 @@ class Subject:
     noise_seed: np.random.SeedSequence
     ventricles: float  # relative magnification of the ventricular region (age: enlargement)
     folding: Folding
+    wm_texture: tuple[np.ndarray, np.ndarray]  # waves of the regional white-matter field
+    wm_texture_sd: float
+    coil_dip: float
 
 
 def rotation(angles_rad: np.ndarray) -> np.ndarray:
@@ -68,7 +76,9 @@ def draw_subject(seed: int, subject: int) -> Subject:
     # Noise of slice k comes from the child stream spawn_key=(k,) of this subject's seed sequence,
     # so any slab draws exactly the noise that a full render draws for the same slices.
     noise_seed = rng.bit_generator.seed_seq
-    atrophy = float(rng.beta(1.5, 2.5))  # 0: young adult, 1: old (rim, sulci, ventricles widen)
+    atrophy = float(
+        rng.beta(*_ATROPHY_BETA)
+    )  # 0: young adult, 1: old (rim, sulci, ventricles widen)
     ventricles = float(_VENTRICLE_RANGE[0] + np.ptp(_VENTRICLE_RANGE) * atrophy)
     ventricles += float(rng.normal(0.0, 0.05))
     return Subject(
@@ -81,4 +91,7 @@ def draw_subject(seed: int, subject: int) -> Subject:
         noise_seed=noise_seed,
         ventricles=ventricles,
         folding=draw_folding(rng, atrophy),
+        wm_texture=waves(rng, (_WM_TEXTURE_WAVELENGTH_MM,) * 3, 16),
+        wm_texture_sd=float(rng.uniform(*_WM_TEXTURE_SD)),
+        coil_dip=float(rng.uniform(*_COIL_DIP)),
     )

@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from residual_pitfalls.data.cortex import fold_slice
+from residual_pitfalls.data.cortex import field, fold_slice
 from residual_pitfalls.data.subject_draws import _BIAS_AMPLITUDE as _BIAS_AMPLITUDE
-from residual_pitfalls.data.subject_draws import _BIAS_CONTROL, _ELASTIC_CONTROL
+from residual_pitfalls.data.subject_draws import _BIAS_CONTROL, _COIL_WIDTH_MM, _ELASTIC_CONTROL
 from residual_pitfalls.data.subject_draws import _NOISE_SD_RANGE as _NOISE_SD_RANGE
 from residual_pitfalls.data.subject_draws import _TISSUE_INTENSITY as _TISSUE_INTENSITY
 from residual_pitfalls.data.subject_draws import _TISSUE_JITTER as _TISSUE_JITTER
@@ -258,9 +258,15 @@ def synthetic_volume(
     volume = np.zeros((size, size, size), dtype=np.float32)
     for k in range(lo, hi):
         brain, csf, gm, wm = _tissue_slice(subj, tpl, geo, k)
-        clean = i_csf * csf + i_gm * gm + i_wm * wm
+        coords = np.stack(
+            [geo.plane_x.ravel(), geo.plane_y.ravel(), np.full(size * size, geo.axis_mm[k])]
+        )
+        texture = np.exp(subj.wm_texture_sd * field(subj.wm_texture, coords, brain.ravel()))
+        clean = i_csf * csf + i_gm * gm + i_wm * wm * texture.reshape(size, size)
         b = geo.basis_bias
         clean *= 1.0 + _slice_spline(subj.bias, b, b, b[k])
+        r2 = geo.plane_x**2 + geo.plane_y**2 + geo.axis_mm[k] ** 2
+        clean *= 1.0 - subj.coil_dip * np.exp(-0.5 * r2 / _COIL_WIDTH_MM**2)
 
         noise_rng = np.random.default_rng(
             np.random.SeedSequence(subj.noise_seed.entropy, spawn_key=(k,))
