@@ -16,7 +16,7 @@ from residual_pitfalls.data.cortex import Folding, draw_folding, waves
 
 __all__ = ["Subject", "draw_subject", "rotation"]
 
-_TISSUE_INTENSITY = {"csf": 0.85, "gm": 0.48, "wm": 0.28}
+_TISSUE_INTENSITY = {"csf": 0.81, "gm": 0.44, "wm": 0.27}
 _TISSUE_JITTER = 0.03  # relative sd of each tissue's intensity per subject
 _MAX_ROTATION_DEG = 4.0
 _MAX_SCALE = 0.05
@@ -30,8 +30,8 @@ _ATROPHY_BETA = (1.2, 5.0)  # atrophy ~ Beta(a, b) in [0, 1]
 _VENTRICLE_RANGE = (0.0, 0.45)  # magnification from young to old
 _WM_TEXTURE_SD = (0.12, 0.22)  # sd of the log white-matter intensity over the brain, per subject
 _WM_TEXTURE_WAVELENGTH_MM = 30.0  # scale of the regional white-matter variation
-_COIL_DIP = (0.40, 0.55)  # receive-coil shading: relative signal loss at the brain's centre
-_COIL_WIDTH_MM = 32.0  # Gaussian sd of the central shading
+_COIL_DIP = (0.45, 0.60)  # receive-coil shading: relative signal loss at the brain's centre
+_COIL_WIDTH_MM = 24.0  # Gaussian sd of the central shading
 
 
 @dataclass(frozen=True)

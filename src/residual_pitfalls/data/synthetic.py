@@ -4,24 +4,25 @@ nilearn ships the ICBM152 2009a (1 mm, 197x233x189, RAS) skull-stripped T1 templ
 its grey- and white-matter probability maps inside its wheel, so a population of distinct brains can
 be rendered without any download:
 
-* tissue maps (``data/template.py``): nilearn's ``load_mni152_brain_mask`` (T1 > 0.2), Gaussian-smoothed (1 mm) for a
-  smooth outline; GM and WM restricted to the mask, their split sharpened (the template is an
+* tissue maps (``data/template.py``): nilearn's ``load_mni152_brain_mask`` (T1 > 0.2),
+  Gaussian-smoothed (1 mm) for a smooth outline; GM and WM restricted to the mask, their split sharpened (the template is an
   average, so its GM/WM boundary is blurred); CSF = mask - GM - WM >= 0; the maps are low-passed
   before sampling when the output voxel is coarser than 1 mm (anti-aliasing);
 * per subject, its own anatomy: cortical folding (CSF-filled sulci), a cortical ribbon of variable
   thickness and a CSF rim (``data/cortex.py``), ventricles enlarged by a smooth radial map, all
   scaled by one atrophy draw (older: wider rim and sulci, larger ventricles);
-* T2-like contrast: intensity = sum over tissues of fraction x tissue intensity, with CSF ~0.76,
-  GM ~0.35, WM ~0.21 (calibrated against the paper's Exp 1 grid, docs/synthetic.md), each
-  jittered per subject;
-* per subject (``data/subject_draws.py``): a random affine (rotation, anisotropic scaling, translation), a smooth elastic
-  displacement (cubic B-spline), a smooth multiplicative bias field and Rician noise;
+* T2-like contrast: intensity = sum over tissues of fraction x tissue intensity, with CSF ~0.85,
+  GM ~0.48, WM ~0.28 (GM/WM as a T2 spin echo at TE ~120 ms gives; calibrated against the paper's
+  Exp 1 grid and histogram, docs/synthetic.md), each jittered per subject; white matter varies
+  regionally (a smooth log-normal texture), and a receive-coil shading darkens the brain's centre;
+* per subject (``data/subject_draws.py``): a random affine (rotation, anisotropic scaling,
+  translation), a smooth elastic displacement (cubic B-spline), a smooth multiplicative bias field and Rician noise;
 * output: a ``size``^3 cube in RAS orientation (axis 2 = inferior -> superior, ``volume[:, :, k]``
   is an axial slice), background exactly 0, foreground in (0, 1], brain mask = ``volume > 0``.
 
 Every output voxel is mapped back to template space with one combined (affine + elastic) coordinate
 transform and sampled with ``scipy.ndimage.map_coordinates``; rendering is done slice by slice, with
-every per-voxel quantity (coordinates, bias, noise) a function of that slice alone, so a slab render
+every per-voxel quantity (coordinates, bias, shading, texture, noise) a function of that slice alone, so a slab render
 is bit-identical to the same slices of a full render.
 """
 
@@ -214,6 +215,30 @@ def _tissue_slice(
     return brain, *(np.where(brain, t, 0.0) for t in (csf, gm, wm))
 
 
+def _contrast_slice(
+    subj: _Subject, geo: _Geometry, k: int, brain: np.ndarray, tissues: tuple[np.ndarray, ...]
+) -> np.ndarray:
+    """Noise-free T2 intensity of axial slice k from its (csf, gm, wm) fractions, (size, size).
+
+    Tissue intensities (white matter times the subject's regional texture, exp(sd x unit field)),
+    times the smooth bias field, times the receive-coil shading 1 - dip x exp(-r^2 / (2 w^2)) (r:
+    output mm from the cube's centre, which is the brain's).
+    """
+    csf, gm, wm = tissues
+    size = geo.size
+    coords = np.stack(
+        [geo.plane_x.ravel(), geo.plane_y.ravel(), np.full(size * size, geo.axis_mm[k])]
+    )
+    texture = np.exp(subj.wm_texture_sd * field(subj.wm_texture, coords, brain.ravel()))
+    i_csf, i_gm, i_wm = (subj.intensities[t] for t in ("csf", "gm", "wm"))
+    clean = i_csf * csf + i_gm * gm + i_wm * wm * texture.reshape(size, size)
+    b = geo.basis_bias
+    clean *= 1.0 + _slice_spline(subj.bias, b, b, b[k])
+    r2 = geo.plane_x**2 + geo.plane_y**2 + geo.axis_mm[k] ** 2
+    clean *= 1.0 - subj.coil_dip * np.exp(-0.5 * r2 / _COIL_WIDTH_MM**2)
+    return clean
+
+
 # Over ~60 lines only by its signature and docstring: the code itself is under 60 lines.
 def synthetic_volume(
     subject: int,
@@ -253,21 +278,10 @@ def synthetic_volume(
     subj = _draw_subject(int(seed), int(subject))
     geo = _geometry(subj, tpl, size)
 
-    i_csf, i_gm, i_wm = (subj.intensities[t] for t in ("csf", "gm", "wm"))
-
     volume = np.zeros((size, size, size), dtype=np.float32)
     for k in range(lo, hi):
         brain, csf, gm, wm = _tissue_slice(subj, tpl, geo, k)
-        coords = np.stack(
-            [geo.plane_x.ravel(), geo.plane_y.ravel(), np.full(size * size, geo.axis_mm[k])]
-        )
-        texture = np.exp(subj.wm_texture_sd * field(subj.wm_texture, coords, brain.ravel()))
-        clean = i_csf * csf + i_gm * gm + i_wm * wm * texture.reshape(size, size)
-        b = geo.basis_bias
-        clean *= 1.0 + _slice_spline(subj.bias, b, b, b[k])
-        r2 = geo.plane_x**2 + geo.plane_y**2 + geo.axis_mm[k] ** 2
-        clean *= 1.0 - subj.coil_dip * np.exp(-0.5 * r2 / _COIL_WIDTH_MM**2)
-
+        clean = _contrast_slice(subj, geo, k, brain, (csf, gm, wm))
         noise_rng = np.random.default_rng(
             np.random.SeedSequence(subj.noise_seed.entropy, spawn_key=(k,))
         )
