@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Folding", "draw_folding", "fold_slice"]
+__all__ = ["Folding", "draw_folding", "field", "fold_slice", "waves"]
 
 # Ranges (docs/synthetic.md cites a source for each).
 _SULCAL_WAVELENGTH_MM = (17.0, 23.0)  # along the surface: two sulci per wavelength
@@ -32,8 +32,8 @@ _RADIAL_WAVELENGTH_MM = (25.0, 40.0)  # across the surface: sulci bend slowly wi
 _SULCAL_DEPTH_MM = (12.0, 22.0)  # mean depth of the clefts below the surface, per subject
 _THICKNESS_MM = (2.3, 3.1)  # mean cortical thickness per subject
 _THICKNESS_VARIATION = 0.25  # relative sd of the thickness over the cortex
-_RIM_MM = (1.0, 3.0)  # subarachnoid CSF rim (grows with atrophy)
-_SULCAL_HALFWIDTH_MM = (0.6, 1.3)  # half the CSF width of a sulcus (grows with atrophy)
+_RIM_MM = (0.5, 2.0)  # subarachnoid CSF rim kept by skull stripping (grows with atrophy)
+_SULCAL_HALFWIDTH_MM = (0.45, 1.1)  # half the CSF width of a sulcus (grows with atrophy)
 _N_WAVES = 24  # plane waves per band-limited field
 _REF_RADIUS_MM = 75.0  # arc length along the surface is measured at this radius
 
@@ -51,7 +51,7 @@ class Folding:
     halfwidth_mm: float
 
 
-def _waves(
+def waves(
     rng: np.random.Generator, wavelengths: tuple[float, float, float], n: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """n plane waves of a Gaussian band-limited field; wavelengths per (arc, radius, height) axis."""
@@ -69,9 +69,9 @@ def draw_folding(rng: np.random.Generator, atrophy: float) -> Folding:
     across = rng.uniform(*_RADIAL_WAVELENGTH_MM)
     lerp = lambda r: r[0] + (r[1] - r[0]) * atrophy  # noqa: E731
     return Folding(
-        sulcal=_waves(rng, (along, across, along), _N_WAVES),
-        depth=_waves(rng, (30.0, 30.0, 30.0), 12),
-        thickness=_waves(rng, (40.0, 40.0, 40.0), 8),
+        sulcal=waves(rng, (along, across, along), _N_WAVES),
+        depth=waves(rng, (30.0, 30.0, 30.0), 12),
+        thickness=waves(rng, (40.0, 40.0, 40.0), 8),
         mean_depth_mm=float(rng.uniform(*_SULCAL_DEPTH_MM)),
         mean_thickness_mm=float(rng.uniform(*_THICKNESS_MM)),
         rim_mm=float(lerp(_RIM_MM) * rng.uniform(0.85, 1.15)),
@@ -79,7 +79,7 @@ def draw_folding(rng: np.random.Generator, atrophy: float) -> Folding:
     )
 
 
-def _field(
+def field(
     waves: tuple[np.ndarray, np.ndarray], coords: np.ndarray, inside: np.ndarray
 ) -> np.ndarray:
     """Unit-variance field sqrt(2/N) sum cos(k . x + phi) at coords (3, M), evaluated where
@@ -120,10 +120,10 @@ def fold_slice(
     polar = _polar(mm)
     depth = ndimage.distance_transform_edt(brain) * voxel_mm  # 2-D distance to the outline
     sulcal_depth = folding.mean_depth_mm * np.clip(
-        1.0 + 0.45 * _field(folding.depth, mm, inside), 0.2, None
+        1.0 + 0.45 * field(folding.depth, mm, inside), 0.2, None
     ).reshape(shape)
     # The field's gradient is ~|k| / sqrt(3) per unit: a cleft |f| < |k| w has half-width ~w mm.
-    f = _field(folding.sulcal, polar, inside).reshape(shape)
+    f = field(folding.sulcal, polar, inside).reshape(shape)
     k_along = np.sqrt(np.mean(folding.sulcal[0][:, 0] ** 2))
     width = folding.halfwidth_mm * k_along * 1.2
     taper = np.clip((sulcal_depth - depth) / 3.0, 0.0, 1.0)  # clefts narrow towards their fundus
@@ -138,7 +138,7 @@ def fold_slice(
     csf_like = (csf_new > 0.5) | ~brain | ((template_csf > 0.5) & near)
     dist = ndimage.distance_transform_edt(~csf_like) * voxel_mm
     thickness = folding.mean_thickness_mm * (
-        1.0 + _THICKNESS_VARIATION * _field(folding.thickness, mm, inside).reshape(shape)
+        1.0 + _THICKNESS_VARIATION * field(folding.thickness, mm, inside).reshape(shape)
     )
     ribbon = np.clip((thickness - dist) / voxel_mm + 0.5, 0.0, 1.0)
     # blend weight of the rebuilt cortex: 1 near the surface, 0 beyond the deepest sulci

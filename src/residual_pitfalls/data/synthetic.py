@@ -4,30 +4,30 @@ nilearn ships the ICBM152 2009a (1 mm, 197x233x189, RAS) skull-stripped T1 templ
 its grey- and white-matter probability maps inside its wheel, so a population of distinct brains can
 be rendered without any download:
 
-* tissue maps: nilearn's ``load_mni152_brain_mask`` (T1 > 0.2), Gaussian-smoothed (1 mm) for a
-  smooth outline; GM and WM restricted to the mask, their split sharpened (the template is an
+* tissue maps (``data/template.py``): nilearn's ``load_mni152_brain_mask`` (T1 > 0.2),
+  Gaussian-smoothed (1 mm) for a smooth outline; GM and WM restricted to the mask, their split sharpened (the template is an
   average, so its GM/WM boundary is blurred); CSF = mask - GM - WM >= 0; the maps are low-passed
   before sampling when the output voxel is coarser than 1 mm (anti-aliasing);
 * per subject, its own anatomy: cortical folding (CSF-filled sulci), a cortical ribbon of variable
   thickness and a CSF rim (``data/cortex.py``), ventricles enlarged by a smooth radial map, all
   scaled by one atrophy draw (older: wider rim and sulci, larger ventricles);
-* T2-like contrast: intensity = sum over tissues of fraction x tissue intensity, with CSF ~0.76,
-  GM ~0.35, WM ~0.21 (calibrated against the paper's Exp 1 grid, docs/synthetic.md), each
-  jittered per subject;
-* per subject: a random affine (rotation, anisotropic scaling, translation), a smooth elastic
-  displacement (cubic B-spline), a smooth multiplicative bias field and Rician noise;
+* T2-like contrast: intensity = sum over tissues of fraction x tissue intensity, with CSF ~0.85,
+  GM ~0.48, WM ~0.28 (GM/WM as a T2 spin echo at TE ~120 ms gives; calibrated against the paper's
+  Exp 1 grid and histogram, docs/synthetic.md), each jittered per subject; white matter varies
+  regionally (a smooth log-normal texture), and a receive-coil shading darkens the brain's centre;
+* per subject (``data/subject_draws.py``): a random affine (rotation, anisotropic scaling,
+  translation), a smooth elastic displacement (cubic B-spline), a smooth multiplicative bias field and Rician noise;
 * output: a ``size``^3 cube in RAS orientation (axis 2 = inferior -> superior, ``volume[:, :, k]``
   is an axial slice), background exactly 0, foreground in (0, 1], brain mask = ``volume > 0``.
 
 Every output voxel is mapped back to template space with one combined (affine + elastic) coordinate
 transform and sampled with ``scipy.ndimage.map_coordinates``; rendering is done slice by slice, with
-every per-voxel quantity (coordinates, bias, noise) a function of that slice alone, so a slab render
+every per-voxel quantity (coordinates, bias, shading, texture, noise) a function of that slice alone, so a slab render
 is bit-identical to the same slices of a full render.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -36,7 +36,16 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from residual_pitfalls.data.cortex import Folding, draw_folding, fold_slice
+from residual_pitfalls.data.cortex import field, fold_slice
+from residual_pitfalls.data.subject_draws import _BIAS_AMPLITUDE as _BIAS_AMPLITUDE
+from residual_pitfalls.data.subject_draws import _BIAS_CONTROL, _COIL_WIDTH_MM, _ELASTIC_CONTROL
+from residual_pitfalls.data.subject_draws import _NOISE_SD_RANGE as _NOISE_SD_RANGE
+from residual_pitfalls.data.subject_draws import _TISSUE_INTENSITY as _TISSUE_INTENSITY
+from residual_pitfalls.data.subject_draws import _TISSUE_JITTER as _TISSUE_JITTER
+from residual_pitfalls.data.subject_draws import Subject as _Subject
+from residual_pitfalls.data.subject_draws import draw_subject as _draw_subject
+from residual_pitfalls.data.template import Template as _Template
+from residual_pitfalls.data.template import template as _template
 
 __all__ = ["synthetic_volume"]
 
@@ -49,141 +58,13 @@ _FOV_MM = 208.0
 # and at the level of the lateral ventricles' bodies so that slice size // 2 cuts through them.
 _CENTRE_MM = np.array([0.0, -17.0, 14.0])
 
-_TISSUE_INTENSITY = {"csf": 0.76, "gm": 0.35, "wm": 0.21}
-_TISSUE_JITTER = 0.03  # relative sd of each tissue's intensity per subject
-_MAX_ROTATION_DEG = 4.0
-_MAX_SCALE = 0.05
-_MAX_TRANSLATION_MM = 4.0
-_ELASTIC_CONTROL = 7  # B-spline control points per axis (~35 mm spacing over the FOV)
-_ELASTIC_SD_MM = 3.0  # sd of each control-point displacement component
-_BIAS_CONTROL = 5  # control points per axis for the bias field (3 spans: very low frequency)
-_BIAS_AMPLITUDE = 0.10  # bias field lies in [1 - a, 1 + a]
-_NOISE_SD_RANGE = (0.012, 0.022)  # Rician noise sd, drawn per subject
 # Ventricular region (template RAS mm): centre and Gaussian extent of the magnification bump.
 _VENTRICLE_CENTRE_MM = np.array([0.0, -12.0, 14.0])
 _VENTRICLE_EXTENT_MM = np.array([14.0, 28.0, 14.0])
-_VENTRICLE_RANGE = (0.0, 0.45)  # magnification from young to old
-_SHARPEN = 2.0  # exponent applied to the template tissue probabilities
-_MASK_SMOOTH_MM = 1.0  # Gaussian sd (template voxels = mm) that smooths the binary brain mask
 _FOREGROUND_THRESHOLD = 0.2  # resampled mask value at which a voxel counts as brain
 _MIN_FOREGROUND = 1e-4  # guard: foreground voxels never reach exact 0
-
-
-@dataclass(frozen=True)
-class _Template:
-    """Tissue maps of the ICBM152 2009a template, ready for resampling.
-
-    ``mask``, ``gm``, ``wm``: (197, 233, 189) float32 in [0, 1], read-only, with gm + wm <= mask
-    (so CSF = mask - gm - wm >= 0). ``affine``: (4, 4) float64, template voxel -> RAS mm.
-    """
-
-    mask: np.ndarray
-    gm: np.ndarray
-    wm: np.ndarray
-    affine: np.ndarray
-
-
-@dataclass(frozen=True)
-class _Subject:
-    """Random draws that define one subject (all in output/template millimetres)."""
-
-    intensities: dict[str, float]
-    linear: np.ndarray  # (3, 3) output mm -> template mm (rotation @ scaling)
-    translation: np.ndarray  # (3,) mm
-    elastic: np.ndarray  # (3, C, C, C) B-spline coefficients of the displacement, mm
-    bias: np.ndarray  # (B, B, B) B-spline coefficients of the bias field, in [-a, a]
-    noise_sd: float
-    noise_seed: np.random.SeedSequence
-    ventricles: float  # relative magnification of the ventricular region (age: enlargement)
-    folding: Folding
-
-
-@functools.lru_cache(maxsize=1)
-def _raw_template() -> _Template:
-    """Load (once per process) the template tissue maps that ship with nilearn; no download."""
-    from nilearn import datasets  # heavy import, only when a volume is actually rendered
-
-    mask_img = datasets.load_mni152_brain_mask()
-    binary = np.asarray(mask_img.get_fdata(), dtype=np.float32)
-    gm = np.asarray(datasets.load_mni152_gm_template().get_fdata(), dtype=np.float32) * binary
-    wm = np.asarray(datasets.load_mni152_wm_template().get_fdata(), dtype=np.float32) * binary
-    # The template is an average of many brains, so its GM/WM boundary is blurred; raising the
-    # two probabilities to a power and renormalising restores the crisp boundary of one brain.
-    # CSF is left as it is: sharpening it would erase the thin, faint sulci that make T2 look T2.
-    gm_s, wm_s = gm**_SHARPEN, wm**_SHARPEN
-    total = gm_s + wm_s
-    share = np.divide(gm_s, total, out=np.zeros_like(total), where=total > 0)
-    parenchyma = gm + wm
-    gm, wm = parenchyma * share, parenchyma * (1.0 - share)
-    # A smoothed mask gives a smooth sub-voxel brain outline with a partial-volume rim; taking the
-    # maximum with GM + WM keeps CSF = mask - GM - WM >= 0, so the contrast stays a linear
-    # function of three resampled maps.
-    smooth = ndimage.gaussian_filter(binary, _MASK_SMOOTH_MM).astype(np.float32)
-    mask = np.maximum(smooth, parenchyma)
-    for arr in (mask, gm, wm):
-        arr.setflags(write=False)
-    return _Template(mask=mask, gm=gm, wm=wm, affine=np.asarray(mask_img.affine, dtype=np.float64))
-
-
-@functools.lru_cache(maxsize=2)
-def _template(voxel_mm: float) -> _Template:
-    """Template maps low-passed for sampling at ``voxel_mm`` output voxels.
-
-    Point sampling a 1 mm template on a coarser grid would alias (jagged cortex at size 128 and
-    below); a Gaussian of sd (step - 1) / 2 template voxels, as skimage's anti-aliasing uses,
-    avoids it. Smoothing is linear and positive, so gm + wm <= mask still holds.
-    """
-    raw = _raw_template()
-    template_mm = np.linalg.norm(raw.affine[:3, :3], axis=0)  # (3,) template voxel size
-    sigma = np.maximum(0.0, (voxel_mm / template_mm - 1.0) / 2.0)
-    if not np.any(sigma > 0):
-        return raw
-    maps = []
-    for arr in (raw.mask, raw.gm, raw.wm):
-        out = ndimage.gaussian_filter(arr, sigma).astype(np.float32)
-        out.setflags(write=False)
-        maps.append(out)
-    return _Template(*maps, affine=raw.affine)
-
-
-def _rotation(angles_rad: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation matrix: rotations about x, y, z (radians), composed as Rz @ Ry @ Rx."""
-    cx, cy, cz = np.cos(angles_rad)
-    sx, sy, sz = np.sin(angles_rad)
-    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return rz @ ry @ rx
-
-
-def _draw_subject(seed: int, subject: int) -> _Subject:
-    """Draw all random parameters of one subject from ``np.random.default_rng([seed, subject])``."""
-    rng = np.random.default_rng([seed, subject])
-    jitter = 1.0 + _TISSUE_JITTER * rng.standard_normal(3)
-    intensities = {k: v * j for (k, v), j in zip(_TISSUE_INTENSITY.items(), jitter, strict=True)}
-    angles = np.deg2rad(rng.uniform(-_MAX_ROTATION_DEG, _MAX_ROTATION_DEG, 3))
-    scales = rng.uniform(1.0 - _MAX_SCALE, 1.0 + _MAX_SCALE, 3)
-    translation = rng.uniform(-_MAX_TRANSLATION_MM, _MAX_TRANSLATION_MM, 3)
-    elastic = _ELASTIC_SD_MM * rng.standard_normal((3,) + (_ELASTIC_CONTROL,) * 3)
-    bias = rng.uniform(-_BIAS_AMPLITUDE, _BIAS_AMPLITUDE, (_BIAS_CONTROL,) * 3)
-    noise_sd = float(rng.uniform(*_NOISE_SD_RANGE))
-    # Noise of slice k comes from the child stream spawn_key=(k,) of this subject's seed sequence,
-    # so any slab draws exactly the noise that a full render draws for the same slices.
-    noise_seed = rng.bit_generator.seed_seq
-    atrophy = float(rng.beta(1.5, 2.5))  # 0: young adult, 1: old (rim, sulci, ventricles widen)
-    ventricles = float(_VENTRICLE_RANGE[0] + np.ptp(_VENTRICLE_RANGE) * atrophy)
-    ventricles += float(rng.normal(0.0, 0.05))
-    return _Subject(
-        intensities=intensities,
-        linear=_rotation(angles) @ np.diag(scales),
-        translation=translation,
-        elastic=elastic,
-        bias=bias,
-        noise_sd=noise_sd,
-        noise_seed=noise_seed,
-        ventricles=ventricles,
-        folding=draw_folding(rng, atrophy),
-    )
+# _TISSUE_INTENSITY, _TISSUE_JITTER, _BIAS_AMPLITUDE, _NOISE_SD_RANGE (data/subject_draws.py) are
+# re-exported here: data/brainweb.py renders its T2 volumes with the same contrast and noise.
 
 
 def _bspline_basis(size: int, n_control: int) -> np.ndarray:
@@ -334,6 +215,30 @@ def _tissue_slice(
     return brain, *(np.where(brain, t, 0.0) for t in (csf, gm, wm))
 
 
+def _contrast_slice(
+    subj: _Subject, geo: _Geometry, k: int, brain: np.ndarray, tissues: tuple[np.ndarray, ...]
+) -> np.ndarray:
+    """Noise-free T2 intensity of axial slice k from its (csf, gm, wm) fractions, (size, size).
+
+    Tissue intensities (white matter times the subject's regional texture, exp(sd x unit field)),
+    times the smooth bias field, times the receive-coil shading 1 - dip x exp(-r^2 / (2 w^2)) (r:
+    output mm from the cube's centre, which is the brain's).
+    """
+    csf, gm, wm = tissues
+    size = geo.size
+    coords = np.stack(
+        [geo.plane_x.ravel(), geo.plane_y.ravel(), np.full(size * size, geo.axis_mm[k])]
+    )
+    texture = np.exp(subj.wm_texture_sd * field(subj.wm_texture, coords, brain.ravel()))
+    i_csf, i_gm, i_wm = (subj.intensities[t] for t in ("csf", "gm", "wm"))
+    clean = i_csf * csf + i_gm * gm + i_wm * wm * texture.reshape(size, size)
+    b = geo.basis_bias
+    clean *= 1.0 + _slice_spline(subj.bias, b, b, b[k])
+    r2 = geo.plane_x**2 + geo.plane_y**2 + geo.axis_mm[k] ** 2
+    clean *= 1.0 - subj.coil_dip * np.exp(-0.5 * r2 / _COIL_WIDTH_MM**2)
+    return clean
+
+
 # Over ~60 lines only by its signature and docstring: the code itself is under 60 lines.
 def synthetic_volume(
     subject: int,
@@ -373,15 +278,10 @@ def synthetic_volume(
     subj = _draw_subject(int(seed), int(subject))
     geo = _geometry(subj, tpl, size)
 
-    i_csf, i_gm, i_wm = (subj.intensities[t] for t in ("csf", "gm", "wm"))
-
     volume = np.zeros((size, size, size), dtype=np.float32)
     for k in range(lo, hi):
         brain, csf, gm, wm = _tissue_slice(subj, tpl, geo, k)
-        clean = i_csf * csf + i_gm * gm + i_wm * wm
-        b = geo.basis_bias
-        clean *= 1.0 + _slice_spline(subj.bias, b, b, b[k])
-
+        clean = _contrast_slice(subj, geo, k, brain, (csf, gm, wm))
         noise_rng = np.random.default_rng(
             np.random.SeedSequence(subj.noise_seed.entropy, spawn_key=(k,))
         )
