@@ -1,5 +1,6 @@
 """House rules of the library that a reviewer would otherwise count by hand (docs/development.md):
-a function over ~60 lines says in a comment right above it why it stays long."""
+a function over ~60 lines says in a comment right above it why it stays long, and no module is
+over 400 lines."""
 
 from __future__ import annotations
 
@@ -35,3 +36,26 @@ def test_the_check_finds_a_long_function_and_accepts_its_reason(tmp_path):
     body = "".join(f"    x{i} = {i}\n" for i in range(LIMIT))
     (tmp_path / "m.py").write_text(f"def long():\n{body}\n\n# reason\ndef explained():\n{body}")
     assert long_functions_without_reason(tmp_path) == [f"m.py:1 long ({LIMIT + 1} lines)"]
+
+
+MODULE_LIMIT = 400
+
+
+def long_modules(root: Path, limit: int = MODULE_LIMIT) -> list[str]:
+    """'path (N lines)' of every module over `limit` lines: split it by concern instead."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        n = len(path.read_text().splitlines())
+        if n > limit:
+            found.append(f"{path.relative_to(root)} ({n} lines)")
+    return found
+
+
+def test_no_library_module_is_over_the_limit():
+    assert long_modules(SRC) == []
+
+
+def test_the_module_check_finds_a_long_module(tmp_path):
+    (tmp_path / "big.py").write_text("x = 1\n" * (MODULE_LIMIT + 1))
+    (tmp_path / "small.py").write_text("x = 1\n" * MODULE_LIMIT)
+    assert long_modules(tmp_path) == [f"big.py ({MODULE_LIMIT + 1} lines)"]
