@@ -101,3 +101,11 @@ def test_the_modern_table_gives_each_models_sigma_and_ap(tmp_path):
     ).to_csv(tmp_path / "fig3_modern.csv", index=False)
     text = render_text("<!-- rendered:modern -->\n<!-- /rendered -->", tmp_path)
     assert "| DAE | 0.50 | 0.659 |" in text and "| AE | 3.25 | 0.242 |" in text
+
+
+def test_a_lower_bound_is_rounded_down_never_up_to_one():
+    from residual_pitfalls.reporting.rendered_docs import at_least
+
+    assert at_least("AP", 0.99962) == "AP ≥ 0.999"
+    assert at_least("AP", 1.0) == "AP = 1"
+    assert at_least("AP", 0.5) == "AP ≥ 0.500"

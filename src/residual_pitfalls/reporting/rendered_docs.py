@@ -45,6 +45,11 @@ def num(value: float, digits: int = 2) -> str:
     return "n/a" if pd.isna(value) else f"{value:.{digits}f}"
 
 
+def at_least(name: str, value: float) -> str:
+    """'AP = 1' or 'AP ≥ 0.999': a lower bound rounded down (0.9996 must not read as 1.000)."""
+    return f"{name} = 1" if value >= 1 else f"{name} ≥ {np.floor(value * 1000) / 1000:.3f}"
+
+
 def nearest(values: pd.Series, target: float) -> float:
     """The grid value nearest `target` (the grids are linspaces: 1 px is rarely on them)."""
     grid = np.unique(values.to_numpy())
@@ -75,7 +80,7 @@ def headline(results: Path) -> str:
     ends = (at5.index.min(), at5.index.max())
     return "\n".join(
         [
-            f"- **Fig. 1(a)**: AP ≥ {num(sharp, 3)} for every intensity at σ ≤ 0.25; the blind "
+            f"- **Fig. 1(a)**: {at_least('AP', sharp)} for every intensity at σ ≤ 0.25; the blind "
             f"spot (mean AP < 0.5) covers intensities {bands}, deepest at {worst:.2f} at "
             f"σ = {sigmas[5]:.2f}, where the brain histogram has its mass (Fig. 1(b): mean "
             f"{num(fig1b['mean'].iloc[0])}, mode {num(fig1b['mode'].iloc[0])}).",
