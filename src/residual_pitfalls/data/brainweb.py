@@ -4,7 +4,7 @@ BrainWeb (Aubert-Broche et al. 2006, https://brainweb.bic.mni.mcgill.ca/) publis
 brains as crisp tissue models: one unsigned byte per 0.5 mm voxel (label 0 background, 1 CSF,
 2 grey matter, 3 white matter, 4-11 fat, muscle, skin, skull, vessels, dura, marrow), 362 x 434 x
 362 voxels (x fastest: left -> right, then posterior -> anterior, then inferior -> superior),
-served gzipped per subject (~56.9 MB raw, a few MB gzipped). This module
+served gzipped per subject (56.9 MB raw; the gzipped size was not measured here). This module
 
 * fetches the models (:func:`fetch_models`): one file per subject, each verified (SHA-256 when the
   caller gives one, and always the decompressed size) before it is kept; re-running skips the
@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from residual_pitfalls.data import subject_draws as draws
+from residual_pitfalls.data import synthetic
 from residual_pitfalls.data.augment import WarpSettings, random_warp
 from residual_pitfalls.data.download import DownloadError, download_file, sha256_of
 
@@ -148,18 +150,16 @@ def _sample(fractions: list[np.ndarray], points_mm: np.ndarray) -> list[np.ndarr
 
 def _render(sampled: list[np.ndarray], rng: np.random.Generator, size: int) -> np.ndarray:
     """T2 contrast (per-tissue jitter), bias field and Rician noise from ``rng``; background 0."""
-    from residual_pitfalls.data import synthetic
-
-    jitter = 1.0 + synthetic._TISSUE_JITTER * rng.standard_normal(3)
+    jitter = 1.0 + draws._TISSUE_JITTER * rng.standard_normal(3)
     clean = np.zeros(size**3)
     mask = np.zeros(size**3)
     for tissue, j, fraction in zip(_BRAIN_LABELS, jitter, sampled, strict=True):
-        clean += synthetic._TISSUE_INTENSITY[tissue] * j * fraction
+        clean += draws._TISSUE_INTENSITY[tissue] * j * fraction
         mask += fraction
     brain = (mask >= synthetic._FOREGROUND_THRESHOLD).reshape((size,) * 3)
     bias = ndimage.zoom(rng.uniform(-1, 1, (3, 3, 3)), size / 3, order=1, mode="nearest")
-    bias = 1.0 + synthetic._BIAS_AMPLITUDE * bias[:size, :size, :size]
-    noise_sd = rng.uniform(*synthetic._NOISE_SD_RANGE)
+    bias = 1.0 + draws._BIAS_AMPLITUDE * bias[:size, :size, :size]
+    noise_sd = rng.uniform(*draws._NOISE_SD_RANGE)
     n_re, n_im = noise_sd * rng.standard_normal((2, size, size, size))
     noisy = np.sqrt((clean.reshape((size,) * 3) * bias + n_re) ** 2 + n_im**2)
     volume = np.where(brain, np.clip(noisy, synthetic._MIN_FOREGROUND, 1.0), 0.0)

@@ -37,11 +37,7 @@ import numpy as np
 from scipy import ndimage
 
 from residual_pitfalls.data.cortex import field, fold_slice
-from residual_pitfalls.data.subject_draws import _BIAS_AMPLITUDE as _BIAS_AMPLITUDE
 from residual_pitfalls.data.subject_draws import _BIAS_CONTROL, _COIL_WIDTH_MM, _ELASTIC_CONTROL
-from residual_pitfalls.data.subject_draws import _NOISE_SD_RANGE as _NOISE_SD_RANGE
-from residual_pitfalls.data.subject_draws import _TISSUE_INTENSITY as _TISSUE_INTENSITY
-from residual_pitfalls.data.subject_draws import _TISSUE_JITTER as _TISSUE_JITTER
 from residual_pitfalls.data.subject_draws import Subject as _Subject
 from residual_pitfalls.data.subject_draws import draw_subject as _draw_subject
 from residual_pitfalls.data.template import Template as _Template
@@ -63,8 +59,6 @@ _VENTRICLE_CENTRE_MM = np.array([0.0, -12.0, 14.0])
 _VENTRICLE_EXTENT_MM = np.array([14.0, 28.0, 14.0])
 _FOREGROUND_THRESHOLD = 0.2  # resampled mask value at which a voxel counts as brain
 _MIN_FOREGROUND = 1e-4  # guard: foreground voxels never reach exact 0
-# _TISSUE_INTENSITY, _TISSUE_JITTER, _BIAS_AMPLITUDE, _NOISE_SD_RANGE (data/subject_draws.py) are
-# re-exported here: data/brainweb.py renders its T2 volumes with the same contrast and noise.
 
 
 def _bspline_basis(size: int, n_control: int) -> np.ndarray:
