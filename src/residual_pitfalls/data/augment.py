@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from residual_pitfalls.data.subject_draws import rotation
+
 __all__ = ["Warp", "WarpSettings", "random_warp"]
 
 
@@ -64,18 +66,6 @@ class Warp:
         return self.linear @ points + self.shift[:, None] + self.displacement(points)
 
 
-def _rotation(angles_rad: np.ndarray) -> np.ndarray:
-    """Rotation about x, then y, then z by the three angles."""
-    matrix = np.eye(3)
-    for axis, angle in enumerate(angles_rad):
-        c, s = math.cos(angle), math.sin(angle)
-        i, j = [a for a in range(3) if a != axis]
-        turn = np.eye(3)
-        turn[i, i], turn[i, j], turn[j, i], turn[j, j] = c, -s, s, c
-        matrix = turn @ matrix
-    return matrix
-
-
 def random_warp(
     rng: np.random.Generator, extent_mm: float, settings: WarpSettings = WarpSettings()
 ) -> Warp:
@@ -91,7 +81,7 @@ def random_warp(
     nodes = math.ceil(extent_mm / settings.spacing_mm) + 3
     control = rng.normal(0.0, settings.amplitude_mm, (3, nodes, nodes, nodes))
     return Warp(
-        linear=scale * _rotation(angles),
+        linear=scale * rotation(angles),
         shift=shift,
         control=control,
         origin_mm=-(nodes - 1) * settings.spacing_mm / 2.0,
