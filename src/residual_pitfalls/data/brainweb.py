@@ -30,6 +30,7 @@ from scipy import ndimage
 from residual_pitfalls.data import subject_draws as draws
 from residual_pitfalls.data import synthetic
 from residual_pitfalls.data.augment import WarpSettings, random_warp
+from residual_pitfalls.data.cortex import field, waves
 from residual_pitfalls.data.download import DownloadError, download_file, sha256_of
 
 __all__ = [
@@ -148,20 +149,32 @@ def _sample(fractions: list[np.ndarray], points_mm: np.ndarray) -> list[np.ndarr
     ]
 
 
-def _render(sampled: list[np.ndarray], rng: np.random.Generator, size: int) -> np.ndarray:
-    """T2 contrast (per-tissue jitter), bias field and Rician noise from ``rng``; background 0."""
+def _render(
+    sampled: list[np.ndarray], rng: np.random.Generator, size: int, grid: np.ndarray
+) -> np.ndarray:
+    """T2 contrast as the synthetic brains' (per-tissue jitter, regional white-matter texture,
+    receive-coil shading about the cube's centre), bias field and Rician noise, all drawn from
+    ``rng``; ``grid``: (3, size^3) voxel centres in mm, centred on 0. Background exactly 0."""
     jitter = 1.0 + draws._TISSUE_JITTER * rng.standard_normal(3)
-    clean = np.zeros(size**3)
-    mask = np.zeros(size**3)
-    for tissue, j, fraction in zip(_BRAIN_LABELS, jitter, sampled, strict=True):
-        clean += draws._TISSUE_INTENSITY[tissue] * j * fraction
-        mask += fraction
-    brain = (mask >= synthetic._FOREGROUND_THRESHOLD).reshape((size,) * 3)
+    mask = sum(sampled)
+    brain = mask >= synthetic._FOREGROUND_THRESHOLD
+    texture_sd = rng.uniform(*draws._WM_TEXTURE_SD)
+    texture = np.exp(texture_sd * field(waves(rng, (draws._WM_TEXTURE_WAVELENGTH_MM,) * 3, 16),
+                                        grid, brain))  # fmt: skip
+    scale = {"csf": 1.0, "gm": 1.0, "wm": texture}
+    clean = sum(
+        draws._TISSUE_INTENSITY[tissue] * j * scale[tissue] * fraction
+        for tissue, j, fraction in zip(_BRAIN_LABELS, jitter, sampled, strict=True)
+    )
+    dip = rng.uniform(*draws._COIL_DIP)
+    clean = clean * (1.0 - dip * np.exp(-0.5 * (grid**2).sum(axis=0) / draws._COIL_WIDTH_MM**2))
+    brain = brain.reshape((size,) * 3)
+    clean = clean.reshape((size,) * 3)
     bias = ndimage.zoom(rng.uniform(-1, 1, (3, 3, 3)), size / 3, order=1, mode="nearest")
     bias = 1.0 + draws._BIAS_AMPLITUDE * bias[:size, :size, :size]
     noise_sd = rng.uniform(*draws._NOISE_SD_RANGE)
     n_re, n_im = noise_sd * rng.standard_normal((2, size, size, size))
-    noisy = np.sqrt((clean.reshape((size,) * 3) * bias + n_re) ** 2 + n_im**2)
+    noisy = np.sqrt((clean * bias + n_re) ** 2 + n_im**2)
     volume = np.where(brain, np.clip(noisy, synthetic._MIN_FOREGROUND, 1.0), 0.0)
     return volume.astype(np.float32)
 
@@ -179,7 +192,8 @@ def subject_volumes(
     """The subject's T2 volume, then ``copies`` augmented copies of it (``size``^3 float32 each).
 
     The tissue fractions (CSF, GM, WM) are low-passed (anti-aliasing) and sampled on a cube of
-    ``fov_mm`` centred on the model; contrast, bias field and noise are the synthetic brains'.
+    ``fov_mm`` centred on the model; contrast (white-matter texture and coil shading included), bias
+    field and noise are the synthetic brains'.
     The real volume draws them from ``default_rng([seed, subject])``; copy ``k`` (1..copies) from
     ``default_rng([seed, subject, k])``: first a random smooth deformation
     (:func:`residual_pitfalls.data.augment.random_warp`, ranges ``warp``) of the sampling points,
@@ -189,11 +203,13 @@ def subject_volumes(
         raise ValueError(f"augment: expected an integer >= 0 copies per subject, got {copies!r}")
     grid = _grid_mm(size, fov_mm)
     fractions = _tissue_fractions(labels, fov_mm / size)
-    volumes = [_render(_sample(fractions, grid), np.random.default_rng([seed, subject]), size)]
+    volumes = [
+        _render(_sample(fractions, grid), np.random.default_rng([seed, subject]), size, grid)
+    ]
     for copy in range(1, copies + 1):
         rng = np.random.default_rng([seed, subject, copy])
         points = random_warp(rng, fov_mm, warp or WarpSettings())(grid)
-        volumes.append(_render(_sample(fractions, points), rng, size))
+        volumes.append(_render(_sample(fractions, points), rng, size, grid))
     return volumes
 
 

@@ -16,19 +16,19 @@ from residual_pitfalls.data.cortex import Folding, draw_folding, waves
 
 __all__ = ["Subject", "draw_subject", "rotation"]
 
-_TISSUE_INTENSITY = {"csf": 0.81, "gm": 0.44, "wm": 0.27}
+_TISSUE_INTENSITY = {"csf": 0.68, "gm": 0.44, "wm": 0.27}
 _TISSUE_JITTER = 0.03  # relative sd of each tissue's intensity per subject
 _MAX_ROTATION_DEG = 4.0
 _MAX_SCALE = 0.05
 _MAX_TRANSLATION_MM = 4.0
-_ELASTIC_CONTROL = 7  # B-spline control points per axis (~35 mm spacing over the FOV)
-_ELASTIC_SD_MM = 3.0  # sd of each control-point displacement component
+_ELASTIC_CONTROL = 9  # B-spline control points per axis: 6 spans over the 208 mm FOV, ~35 mm apart
+_ELASTIC_SD_MM = 4.0  # sd of each control-point displacement component
 _BIAS_CONTROL = 5  # control points per axis for the bias field (3 spans: very low frequency)
 _BIAS_AMPLITUDE = 0.10  # bias field lies in [1 - a, 1 + a]
 _NOISE_SD_RANGE = (0.012, 0.022)  # Rician noise sd, drawn per subject
 _ATROPHY_BETA = (1.2, 5.0)  # atrophy ~ Beta(a, b) in [0, 1]
 _VENTRICLE_RANGE = (0.0, 0.45)  # magnification from young to old
-_WM_TEXTURE_SD = (0.12, 0.22)  # sd of the log white-matter intensity over the brain, per subject
+_WM_TEXTURE_SD = (0.10, 0.18)  # sd of the log white-matter intensity over the brain, per subject
 _WM_TEXTURE_WAVELENGTH_MM = 30.0  # scale of the regional white-matter variation
 _COIL_DIP = (0.45, 0.60)  # receive-coil shading: relative signal loss at the brain's centre
 _COIL_WIDTH_MM = 24.0  # Gaussian sd of the central shading

@@ -58,6 +58,11 @@ _CENTRE_MM = np.array([0.0, -17.0, 14.0])
 _VENTRICLE_CENTRE_MM = np.array([0.0, -12.0, 14.0])
 _VENTRICLE_EXTENT_MM = np.array([14.0, 28.0, 14.0])
 _FOREGROUND_THRESHOLD = 0.2  # resampled mask value at which a voxel counts as brain
+# Skull stripping applies a *binary* mask, so the voxels at the outline keep (most of) their CSF
+# signal instead of fading with the smoothed template mask: this share of the outline's partial-volume
+# deficit (1 - mask) is filled with CSF. Not 1: the outermost voxels also hold dura and bone, dark in T2.
+# Calibrated (docs/synthetic.md): the crisp outline is where MOOD's Exp 1 blind band at sigma ~1 comes from.
+_OUTLINE_FILL = 0.8
 _MIN_FOREGROUND = 1e-4  # guard: foreground voxels never reach exact 0
 
 
@@ -189,7 +194,8 @@ def _tissue_slice(
     Output mm p maps to template mm q = centre + L (p + d(p)) + t (d: elastic displacement),
     then the ventricular magnification; the template maps are sampled there and the subject's
     folding (:func:`residual_pitfalls.data.cortex.fold_slice`) is carved in. ``brain`` is bool;
-    csf + gm + wm is the partial-volume brain mask, and all three are 0 outside ``brain``.
+    csf + gm + wm is the partial-volume brain mask with most of its fade at the outline filled with
+    CSF (``_OUTLINE_FILL``), and all three are 0 outside ``brain``.
     """
     b = geo.basis_elastic
     disp = [_slice_spline(subj.elastic[c], b, b, b[k]) for c in range(3)]
@@ -206,6 +212,7 @@ def _tissue_slice(
     )
     brain = mask >= _FOREGROUND_THRESHOLD
     csf, gm, wm = fold_slice(subj.folding, p, mask, gm, wm, _FOV_MM / geo.size)
+    csf = csf + _OUTLINE_FILL * (1.0 - mask)  # a crisp, stripped outline
     return brain, *(np.where(brain, t, 0.0) for t in (csf, gm, wm))
 
 
