@@ -18,6 +18,8 @@ def tiny_models() -> list[str]:
     from residual_pitfalls.cli import merged_config
 
     return list(merged_config(REPO, [TINY])["models"])
+
+
 # The figures `all` builds on the default data (App. D's fig7/fig8 need labelled data).
 FIGURES = (
     "fig1a",

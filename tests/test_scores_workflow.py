@@ -478,7 +478,9 @@ def test_zoo_builds_every_target_with_a_byo_scorer(tmp_path):
     assert jobs["score_exp1"] == 1 and jobs["score_textures"] == 1, jobs
     # Exp 3 scores every scorer in one job per (model, mode), from the reconstructions the paper's
     # Exp 3 job recorded in a temp file: adding a scorer redoes those forward passes once
-    assert jobs["score_exp3"] == 2 * n_models and jobs["model_intensity_curve"] == 2 * n_models, jobs
+    assert jobs["score_exp3"] == 2 * n_models and jobs["model_intensity_curve"] == 2 * n_models, (
+        jobs
+    )
     assert not {"score_blur_stats", "score_model_stats", "train_model"} & set(jobs), jobs
     # restyling reruns only the plots
     style = overlay(tmp_path, "style.yaml", "figures: {dpi: 61}\n")

@@ -266,7 +266,9 @@ def test_a_figure_only_setting_plans_only_plot_jobs(workdir, byom_run, setting):
     jobs = planned_jobs(snakemake(workdir, "-n", "all", *byom_run, str(overlay)))
     planned = set(jobs) - {"provenance", "all", "total"}
     lesion_plots = {"lesions_metrics", "lesions_by_intensity"}  # Exp 4's two figures
-    plots = {rule for rule in planned if rule.startswith(("fig", "scores_")) or rule in lesion_plots}
+    plots = {
+        rule for rule in planned if rule.startswith(("fig", "scores_")) or rule in lesion_plots
+    }
     assert planned and planned - plots == FIGURE_ONLY[setting], jobs
 
 

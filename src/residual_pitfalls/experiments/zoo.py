@@ -322,6 +322,4 @@ def check_zoo(
         name: Entry(name, spec.source, spec.source not in SCORES, spec.needs_stats)
         for name, spec in specs.items()
     }
-    check_zoo_needs(
-        entries, metrics, has_train=has_train, has_val=has_val, has_models=has_models
-    )
+    check_zoo_needs(entries, metrics, has_train=has_train, has_val=has_val, has_models=has_models)

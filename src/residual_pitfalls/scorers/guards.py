@@ -34,6 +34,7 @@ __all__ = [
 # kernels and the finiteness checks take it; best_dice spans the scores above it).
 ERODED = np.float32(np.finfo(np.float32).min)
 
+
 def private_copies(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     """Fresh C-contiguous float32 copies (broadcast views materialised) for a scorer to own."""
     return tuple(np.array(a, dtype=np.float32, copy=True, order="C") for a in arrays)
