@@ -11,10 +11,13 @@ be rendered without any download:
 * per subject, its own anatomy: cortical folding (CSF-filled sulci), a cortical ribbon of variable
   thickness and a CSF rim (``data/cortex.py``), ventricles enlarged by a smooth radial map, all
   scaled by one atrophy draw (older: wider rim and sulci, larger ventricles);
-* T2-like contrast: intensity = sum over tissues of fraction x tissue intensity, with CSF ~0.85,
-  GM ~0.48, WM ~0.28 (GM/WM as a T2 spin echo at TE ~120 ms gives; calibrated against the paper's
-  Exp 1 grid and histogram, docs/synthetic.md), each jittered per subject; white matter varies
-  regionally (a smooth log-normal texture), and a receive-coil shading darkens the brain's centre;
+* a skull-stripped outline: most of the smoothed mask's fade at the brain's edge is filled with
+  CSF (``_OUTLINE_FILL``), so the brain ends in a step to 0 as a binary stripping mask leaves it;
+* T2-like contrast: intensity = sum over tissues of fraction x tissue intensity, with CSF ~0.68,
+  GM ~0.44, WM ~0.27 (GM/WM as a T2 spin echo at TE ~110 ms gives; CSF and the rest calibrated
+  against the paper's Exp 1 grid and histogram, docs/synthetic.md), each jittered per subject;
+  white matter varies regionally (a smooth log-normal texture), and a receive-coil shading darkens
+  the brain's centre;
 * per subject (``data/subject_draws.py``): a random affine (rotation, anisotropic scaling,
   translation), a smooth elastic displacement (cubic B-spline), a smooth multiplicative bias field and Rician noise;
 * output: a ``size``^3 cube in RAS orientation (axis 2 = inferior -> superior, ``volume[:, :, k]``
