@@ -198,3 +198,18 @@ def test_centre_slice_histogram_is_shaped_like_moods():
     assert 0.42 < mode < 0.50 and mode > brain.mean() + 0.03
     assert ((brain >= 0.2) & (brain <= 0.6)).mean() > 0.8
     assert 25_000 < brain.size / len(images) < 36_000
+
+
+def test_brain_ends_in_a_step_as_a_stripped_scan_does():
+    """A skull-stripped scan keeps its voxels' signal up to the binary mask, so the outermost
+    brain pixels are as bright as the ring just inside (the rim's CSF), not a fade towards 0 (the
+    smoothed template mask alone gave them ~0.65 of the inner ring's mean)."""
+    from scipy import ndimage
+
+    for subject in range(3):
+        image = _centre_slice(subject, 128)
+        brain = image > 0
+        ring1 = ndimage.binary_erosion(brain)
+        ring2 = ndimage.binary_erosion(ring1)
+        outer, inner = image[brain & ~ring1].mean(), image[ring1 & ~ring2].mean()
+        assert outer > 0.9 * inner, (subject, outer, inner)
