@@ -30,7 +30,7 @@ from scipy import ndimage
 from residual_pitfalls.data import subject_draws as draws
 from residual_pitfalls.data import synthetic
 from residual_pitfalls.data.augment import WarpSettings, random_warp
-from residual_pitfalls.data.cortex import field, waves
+from residual_pitfalls.data.cortex import waves
 from residual_pitfalls.data.download import DownloadError, download_file, sha256_of
 
 __all__ = [
@@ -156,18 +156,15 @@ def _render(
     receive-coil shading about the cube's centre), bias field and Rician noise, all drawn from
     ``rng``; ``grid``: (3, size^3) voxel centres in mm, centred on 0. Background exactly 0."""
     jitter = 1.0 + draws._TISSUE_JITTER * rng.standard_normal(3)
-    mask = sum(sampled)
-    brain = mask >= synthetic._FOREGROUND_THRESHOLD
+    intensities = {
+        t: draws._TISSUE_INTENSITY[t] * j for t, j in zip(_BRAIN_LABELS, jitter, strict=True)
+    }
+    brain = sum(sampled) >= synthetic._FOREGROUND_THRESHOLD
     texture_sd = rng.uniform(*draws._WM_TEXTURE_SD)
-    texture = np.exp(texture_sd * field(waves(rng, (draws._WM_TEXTURE_WAVELENGTH_MM,) * 3, 16),
-                                        grid, brain))  # fmt: skip
-    scale = {"csf": 1.0, "gm": 1.0, "wm": texture}
-    clean = sum(
-        draws._TISSUE_INTENSITY[tissue] * j * scale[tissue] * fraction
-        for tissue, j, fraction in zip(_BRAIN_LABELS, jitter, sampled, strict=True)
-    )
-    dip = rng.uniform(*draws._COIL_DIP)
-    clean = clean * (1.0 - dip * np.exp(-0.5 * (grid**2).sum(axis=0) / draws._COIL_WIDTH_MM**2))
+    wave_set = waves(rng, (draws._WM_TEXTURE_WAVELENGTH_MM,) * 3, 16)
+    texture = synthetic.wm_texture(wave_set, texture_sd, grid, brain)
+    clean = synthetic.tissue_signal(sampled, intensities, texture)
+    clean *= synthetic.coil_shading((grid**2).sum(axis=0), rng.uniform(*draws._COIL_DIP))
     brain = brain.reshape((size,) * 3)
     clean = clean.reshape((size,) * 3)
     bias = ndimage.zoom(rng.uniform(-1, 1, (3, 3, 3)), size / 3, order=1, mode="nearest")

@@ -46,7 +46,7 @@ from residual_pitfalls.data.subject_draws import draw_subject as _draw_subject
 from residual_pitfalls.data.template import Template as _Template
 from residual_pitfalls.data.template import template as _template
 
-__all__ = ["synthetic_volume"]
+__all__ = ["coil_shading", "synthetic_volume", "tissue_signal", "wm_texture"]
 
 # Field of view of the output cube, in template millimetres. With 208 mm the centre axial slice
 # (template z ~ +14 mm) has ~46 % brain pixels, i.e. ~30 k of 256^2 as in the MOOD test set
@@ -251,14 +251,34 @@ def _contrast_slice(
     coords = np.stack(
         [geo.plane_x.ravel(), geo.plane_y.ravel(), np.full(size * size, geo.axis_mm[k])]
     )
-    texture = np.exp(subj.wm_texture_sd * field(subj.wm_texture, coords, brain.ravel()))
-    i_csf, i_gm, i_wm = (subj.intensities[t] for t in ("csf", "gm", "wm"))
-    clean = i_csf * csf + i_gm * gm + i_wm * wm * texture.reshape(size, size)
+    texture = wm_texture(subj.wm_texture, subj.wm_texture_sd, coords, brain.ravel())
+    clean = tissue_signal((csf, gm, wm), subj.intensities, texture.reshape(size, size))
     b = geo.basis_bias
     clean *= 1.0 + _slice_spline(subj.bias, b, b, b[k])
     r2 = geo.plane_x**2 + geo.plane_y**2 + geo.axis_mm[k] ** 2
-    clean *= 1.0 - subj.coil_dip * np.exp(-0.5 * r2 / _COIL_WIDTH_MM**2)
+    clean *= coil_shading(r2, subj.coil_dip)
     return clean
+
+
+# The T2 contrast shared with data/brainweb.py, which renders BrainWeb's tissue models with it.
+def wm_texture(
+    waves: tuple[np.ndarray, np.ndarray], sd: float, coords: np.ndarray, inside: np.ndarray
+) -> np.ndarray:
+    """Regional white-matter factor exp(sd x unit field) at coords (3, M); 1 outside ``inside``."""
+    return np.exp(sd * field(waves, coords, inside))
+
+
+def tissue_signal(
+    tissues: tuple[np.ndarray, ...], intensities: dict[str, float], wm_factor: np.ndarray
+) -> np.ndarray:
+    """i_csf x csf + i_gm x gm + i_wm x wm x wm_factor, from the (csf, gm, wm) fractions."""
+    csf, gm, wm = tissues
+    return intensities["csf"] * csf + intensities["gm"] * gm + intensities["wm"] * wm * wm_factor
+
+
+def coil_shading(r2_mm2: np.ndarray, dip: float) -> np.ndarray:
+    """Receive-coil shading 1 - dip x exp(-r^2 / (2 w^2)), r in mm from the brain's centre."""
+    return 1.0 - dip * np.exp(-0.5 * r2_mm2 / _COIL_WIDTH_MM**2)
 
 
 # Over ~60 lines only by its signature and docstring: the code itself is under 60 lines.
